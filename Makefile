@@ -1,0 +1,175 @@
+# hraudit - one flat GNU Makefile.
+#
+#   make            build build/hrauditd and build/hraudit
+#   make run        install what is missing, build, run hrauditd in the foreground
+#   make test       install what is missing, build with -Werror, run every test
+#   make demo       send the bundled sample study to a running `make run`
+#   make install    PREFIX=/usr/local DESTDIR=  (binaries, man pages, sql)
+#   make clean
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/hraudit
+DESTDIR    ?=
+
+CC         ?= cc
+CXX        ?= c++
+BUILD      ?= build
+CFLAGS     ?= -O2 -g
+CXXFLAGS   ?= -O2 -g
+
+WARN       = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wformat=2 -Wno-format-nonliteral
+WERROR     ?=
+ALL_CFLAGS = -std=c11 $(WARN) $(if $(WERROR),-Werror) \
+             -Iinclude -MMD -MP $(CFLAGS) $(CPPFLAGS)
+ALL_CXXFLAGS = -std=c++17 -Wall -Wextra $(if $(WERROR),-Werror) \
+             -Iinclude -MMD -MP $(CXXFLAGS) $(CPPFLAGS)
+# Only the DCMTK libraries the shim uses (DCMTK.md); pkg-config for the rest.
+DCMTK_LIBS = -ldcmnet -ldcmdata -loflog -lofstd
+LIBS       = $(DCMTK_LIBS) $(shell pkg-config --libs sqlite3 libsystemd inih) \
+             -lpthread -lm
+
+# Modules, in the order data flows through them.
+MODULES    = dcm scanopts extract store server config log output
+LIB_OBJS   = $(BUILD)/dcm.o $(BUILD)/scanopts.o $(BUILD)/extract.o \
+             $(BUILD)/store.o $(BUILD)/schema.o $(BUILD)/server.o \
+             $(BUILD)/config.o $(BUILD)/log.o $(BUILD)/output.o
+SQL_FILES  = $(sort $(wildcard sql/[0-9][0-9][0-9]-*.sql))
+UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
+
+# Debian packages: to build, and what the tests drive.
+BUILD_PKGS = gcc g++ make pkg-config libdcmtk-dev libsqlite3-dev \
+             libsystemd-dev libinih-dev libcmocka-dev
+RUN_PKGS   = dcmtk sqlite3
+TEST_PKGS  = dcmtk sqlite3 libgdcm-tools python3
+SUDO       = $(if $(filter 0,$(shell id -u)),,sudo)
+
+# `make run` development overrides of etc/hrauditd.ini
+RUN_OVERRIDES = -o server.port=11112 -o server.aetitle=HRAUDIT \
+                -o database.path=var/hraudit.db
+
+all: $(BUILD)/hrauditd $(BUILD)/hraudit
+
+$(BUILD)/.flags: FORCE | $(BUILD)
+	@echo '$(CC) $(CXX) $(ALL_CFLAGS) $(ALL_CXXFLAGS)' | cmp -s - $@ || \
+		echo '$(CC) $(CXX) $(ALL_CFLAGS) $(ALL_CXXFLAGS)' > $@
+
+$(BUILD):
+	@mkdir -p $@
+
+$(BUILD)/%.o: src/%.c $(BUILD)/.flags
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags sqlite3 libsystemd inih) -c $< -o $@
+
+$(BUILD)/%.o: src/%.cc $(BUILD)/.flags
+	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+# The schema files become C strings: the binary carries its own schema.
+$(BUILD)/schema.c: $(SQL_FILES) Makefile | $(BUILD)
+	@{ echo '/* generated from sql/ by make: do not edit */'; \
+	   echo '#include <stddef.h>'; \
+	   echo 'extern const char *const store_schema[];'; \
+	   echo 'extern const size_t store_schema_count;'; \
+	   echo 'const char *const store_schema[] = {'; \
+	   for f in $(SQL_FILES); do \
+	     sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
+	     echo ','; \
+	   done; \
+	   echo '};'; \
+	   echo 'const size_t store_schema_count = sizeof store_schema / sizeof store_schema[0];'; \
+	 } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/schema.o: $(BUILD)/schema.c $(BUILD)/.flags
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Linked with the C++ driver because of the DCMTK shim.
+$(BUILD)/hrauditd: $(BUILD)/hrauditd.o $(LIB_OBJS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/hraudit: $(BUILD)/hraudit.o $(LIB_OBJS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/test_%.o: tests/unit/test_%.c $(BUILD)/.flags
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/test_%: $(BUILD)/test_%.o $(LIB_OBJS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+# ---- set-up -----------------------------------------------------------------
+
+# Installs the Debian packages that are missing (apt-get update first: on a
+# fresh machine the package lists are empty).
+define install_missing
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || \
+	    missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(BUILD_PKGS) $(RUN_PKGS))
+
+test-deps:
+	$(call install_missing,$(BUILD_PKGS) $(TEST_PKGS))
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var
+	exec $(BUILD)/hrauditd -d -f etc/hrauditd.ini $(RUN_OVERRIDES)
+
+demo: $(BUILD)/hraudit
+	HRAUDIT=$(BUILD)/hraudit DB=var/hraudit.db PORT=11112 bash tests/data/demo.sh
+
+test: test-deps
+	@$(MAKE) --no-print-directory WERROR=1 all $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory WERROR=1 check
+
+# The tests themselves, on what is built.
+check: unit integration
+
+unit: $(UNIT_TESTS)
+	@failed=0; for t in $(UNIT_TESTS); do \
+	  echo "== $$t"; $$t || failed=$$((failed + 1)); \
+	done; \
+	echo "unit test programs failed: $$failed"; [ $$failed -eq 0 ]
+
+integration: all
+	HRAUDITD=$(BUILD)/hrauditd HRAUDIT=$(BUILD)/hraudit bash tests/integration/run.sh
+
+# ---- install ------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(DATADIR)/sql
+	install -m 755 $(BUILD)/hrauditd $(DESTDIR)$(SBINDIR)/hrauditd
+	install -m 755 $(BUILD)/hraudit $(DESTDIR)$(BINDIR)/hraudit
+	install -m 644 man/hraudit.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/hrauditd.ini.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/hrauditd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(SQL_FILES) $(DESTDIR)$(DATADIR)/sql/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/hrauditd $(DESTDIR)$(BINDIR)/hraudit \
+	  $(DESTDIR)$(MANDIR)/man1/hraudit.1 $(DESTDIR)$(MANDIR)/man5/hrauditd.ini.5 \
+	  $(DESTDIR)$(MANDIR)/man8/hrauditd.8
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:
+
+.PHONY: all run demo test check unit integration deps test-deps install \
+        uninstall clean FORCE
+.DELETE_ON_ERROR:
+
+-include $(wildcard $(BUILD)/*.d)

@@ -1,0 +1,60 @@
+/*
+ * config.h - hrauditd.ini: one table maps [section] key to type, bounds,
+ * default and field (config.c); every error names file:line.
+ *
+ * The daemon and the CLI both load it; nothing starts on a bad file.
+ */
+#ifndef HRAUDIT_CONFIG_H
+#define HRAUDIT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "extract.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/hraudit/hrauditd.ini"
+
+struct config {
+	struct {
+		char aetitle[17];
+		bool check_called_aetitle;
+		char bind[64];               /* IPv4 address, or "" for any        */
+		unsigned port;
+		unsigned max_associations;
+		unsigned max_pdu_bytes;
+		unsigned acse_timeout_s;
+		unsigned dimse_timeout_s;
+		unsigned max_header_bytes;
+	} server;
+	struct {
+		char path[4096];
+		unsigned busy_timeout_ms;
+		bool synchronous_full;
+	} database;
+	struct extract_filter filter;  /* [filter] description = GLOB, repeated */
+	struct {
+		int level;                   /* LOG_ERR .. LOG_DEBUG                */
+	} log;
+};
+
+/* Fills cfg with the built-in defaults (no file read). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Loads path over the defaults.  Returns 0, or -ENOENT / -EINVAL with a
+ * message "path:line: ..." in *errmsg (malloc'd).  On error cfg holds the
+ * defaults only.
+ */
+int config_load(const char *path, struct config *cfg, char **errmsg);
+
+/*
+ * Sets one key, "section.key=value" (the -o option of hrauditd): the same
+ * checks as a file line.  Returns 0 or -EINVAL with *errmsg.
+ */
+int config_override(struct config *cfg, const char *assignment, char **errmsg);
+
+/* Frees what config_load allocated (the filter patterns).  Accepts NULL. */
+void config_release(struct config *cfg);
+
+#endif

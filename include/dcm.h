@@ -1,0 +1,155 @@
+/*
+ * dcm.h - the DICOM toolkit boundary: the only interface to DCMTK.
+ *
+ * Everything hraudit needs from DICOM goes through here: reading the header
+ * of an object (from network bytes or from a file) without its pixel data,
+ * and the network side of a Storage SCP (association negotiation, C-ECHO,
+ * C-STORE).  The implementation (src/dcm.cc) is the one C++ translation unit
+ * of the project and the only code that includes DCMTK headers.
+ *
+ * Conventions (as in leveldb's c.h):
+ *  - Handles are opaque; each has a matching *_free() that accepts NULL.
+ *  - Functions return 0 on success or a negative errno-style code.
+ *  - Where a function takes `char **errmsg`, a failure may store a malloc'd,
+ *    lower-case message there; the caller frees it.  errmsg may be NULL.
+ *    On success *errmsg is left untouched.
+ *  - No C++ exception crosses this boundary: every entry point catches all
+ *    and turns them into -EIO (or -ENOMEM) with a message.
+ *  - Tags are written as 0xGGGGEEEE (DCM_TAG(0x0018, 0x0022)).
+ */
+#ifndef HRAUDIT_DCM_H
+#define HRAUDIT_DCM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DCM_TAG(g, e) ((uint32_t)(((uint32_t)(g) << 16) | (uint32_t)(e)))
+
+/* DIMSE status codes used in C-STORE responses (PS3.7 Annex C, PS3.4 B.2.3). */
+#define DCM_STATUS_SUCCESS            0x0000
+#define DCM_STATUS_OUT_OF_RESOURCES   0xA700  /* refused: out of resources */
+#define DCM_STATUS_CANNOT_UNDERSTAND  0xC000  /* error: cannot understand */
+#define DCM_STATUS_PROCESSING_FAILURE 0x0110  /* processing failure */
+
+/* ---- headers ------------------------------------------------------------ */
+
+/* The parsed header of one DICOM object: every element before the pixel data. */
+struct dcm_header;
+
+/*
+ * Parses a data set held in memory, encoded in the transfer syntax `ts_uid`
+ * (as received in a presentation context: no preamble, no meta header).
+ * Parsing stops before Pixel Data (7FE0,0010) and its float variants, so
+ * pixel data is never decoded nor copied.  A buffer cut short (header larger
+ * than the receive limit) yields what could be parsed and *truncated = true.
+ * Returns 0, -EINVAL for bytes that are not a data set, -ENOMEM.
+ */
+int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
+                     struct dcm_header **out, bool *truncated, char **errmsg);
+
+/*
+ * Reads the header of a DICOM file (Part 10 with meta header, or a bare data
+ * set), stopping before pixel data.  Returns 0, -ENOENT, -EINVAL (not DICOM),
+ * -ENOMEM.
+ */
+int dcm_header_load_file(const char *path, struct dcm_header **out,
+                         char **errmsg);
+
+void dcm_header_free(struct dcm_header *h);
+
+/*
+ * Copies the value of top-level element `tag` into buf as text, values of a
+ * multi-valued element joined with '\' as on the wire, trailing padding
+ * removed, numbers (US, FL, FD, ...) printed in decimal.  The result is
+ * always NUL-terminated and cut to size-1 bytes.
+ * Returns the full length of the value (like snprintf), -ENOENT when the
+ * element is absent or empty.
+ */
+int dcm_header_string(const struct dcm_header *h, uint32_t tag,
+                      char *buf, size_t size);
+
+/* ---- network ------------------------------------------------------------ */
+
+struct dcm_net;     /* shared network state: one per server                */
+struct dcm_assoc;   /* one accepted association, used by one thread        */
+
+struct dcm_net_config {
+	const char *aetitle;        /* our AE title, 1..16 characters           */
+	bool check_called_aetitle;  /* reject associations not addressed to us  */
+	uint32_t max_pdu_bytes;     /* maximum PDU we receive                    */
+	int acse_timeout_s;         /* association negotiation timeout           */
+	int dimse_timeout_s;        /* idle time allowed between/inside messages */
+	size_t max_header_bytes;    /* bytes of each object kept for parsing     */
+};
+
+/* Prepares the toolkit's network layer (no socket is opened: the caller
+ * owns the listening socket).  Returns 0 or -EIO. */
+int dcm_net_init(const struct dcm_net_config *cfg, struct dcm_net **out,
+                 char **errmsg);
+void dcm_net_free(struct dcm_net *net);
+
+/* What we know of an association once its request has been read. */
+struct dcm_assoc_info {
+	char calling_aet[17];
+	char called_aet[17];
+	char peer[64];              /* numeric address of the peer              */
+};
+
+/*
+ * Reads the A-ASSOCIATE-RQ waiting on connected socket `fd` and answers it.
+ * The caller should hand over the socket only once the whole request PDU has
+ * arrived (see server.c): the toolkit then reads it without blocking.
+ * With `busy`, the association is rejected (transient, local limit exceeded).
+ * On success *out owns fd; on failure fd has been closed.
+ * Returns 0, -ECONNREFUSED (rejected: reason in errmsg), -EIO.
+ */
+int dcm_assoc_accept(struct dcm_net *net, int fd, bool busy,
+                     struct dcm_assoc **out, char **errmsg);
+
+const struct dcm_assoc_info *dcm_assoc_info(const struct dcm_assoc *a);
+
+/* One received C-STORE request, as handed to the store callback. */
+struct dcm_store_request {
+	const char *sop_class_uid;
+	const char *sop_instance_uid;
+	const char *ts_uid;          /* transfer syntax of the data set          */
+	uint64_t bytes;              /* size of the data set as received        */
+	bool header_truncated;       /* header longer than max_header_bytes     */
+	const struct dcm_header *header; /* NULL when the bytes did not parse   */
+};
+
+/* Decides the DIMSE status of one C-STORE; called on the association's
+ * thread, after the whole data set has been received. */
+typedef uint16_t (*dcm_store_fn)(void *ctx, const struct dcm_store_request *req);
+
+struct dcm_assoc_stats {
+	unsigned echoes;
+	unsigned stores;            /* C-STORE requests answered                 */
+	unsigned failures;          /* of which answered with a failure status  */
+	uint64_t bytes;             /* data set bytes received                  */
+};
+
+/*
+ * Serves the association until the peer releases or aborts it, a timeout
+ * expires, or *stop becomes true between messages (then it is aborted).
+ * Answers C-ECHO itself; every C-STORE is received, its first
+ * max_header_bytes kept and parsed, and `fn` decides the response status.
+ * Returns 0 after a release, -ECONNABORTED after an abort or a stop,
+ * -ETIMEDOUT, -EPROTO for a protocol error (message in errmsg).
+ */
+int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
+                    const volatile bool *stop, struct dcm_assoc_stats *stats,
+                    char **errmsg);
+
+void dcm_assoc_free(struct dcm_assoc *a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

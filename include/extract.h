@@ -1,0 +1,73 @@
+/*
+ * extract.h - from one object's header to the facts it gives about its series.
+ *
+ * Data flow: dcm (header) -> extract (this) -> store (SQLite row).
+ * The network path (server.c) and the file import use the same call, so the
+ * database never depends on how an object arrived.  Patient name, ID and
+ * birth date are never read here, so they cannot reach the database.
+ */
+#ifndef HRAUDIT_EXTRACT_H
+#define HRAUDIT_EXTRACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dcm.h"
+
+#define EXTRACT_UID_MAX 65      /* UI: 64 characters + NUL                   */
+#define EXTRACT_TEXT_MAX 257    /* LO/SH/CS values; UTF-8 may need more bytes */
+
+/* Everything one instance tells about its series.  Numbers are NAN when
+ * absent; strings are "" when absent. */
+struct instance_info {
+	char sop_instance_uid[EXTRACT_UID_MAX];
+	char sop_class_uid[EXTRACT_UID_MAX];
+	char series_uid[EXTRACT_UID_MAX];
+	char study_uid[EXTRACT_UID_MAX];
+	char accession_number[EXTRACT_TEXT_MAX];
+	char study_date[11];                 /* YYYY-MM-DD                     */
+	char study_time[9];                  /* HH:MM:SS                       */
+	char modality[EXTRACT_TEXT_MAX];
+	char manufacturer[EXTRACT_TEXT_MAX];
+	char model[EXTRACT_TEXT_MAX];
+	char station_name[EXTRACT_TEXT_MAX];
+	char institution[EXTRACT_TEXT_MAX];
+	char study_description[EXTRACT_TEXT_MAX];
+	char series_description[EXTRACT_TEXT_MAX];
+	char protocol_name[EXTRACT_TEXT_MAX];
+	char scan_options[4096];             /* (0018,0022) verbatim            */
+	double series_number;
+	double patient_weight_kg;
+	double kvp;
+	double ctdivol_mgy;                  /* (0018,9345)                     */
+	double pitch;                        /* (0018,9311)                     */
+	double hr_min_bpm, hr_max_bpm, hr_avg_bpm, hr_var_bpm; /* Scan Options  */
+	double heart_rate_bpm;               /* (0018,1088)                     */
+	double phase_percent;
+	double rr_interval_ms;
+	double pulsing_start_percent;
+	double pulsing_end_percent;
+	bool cardiac_tokens;                 /* Scan Options name a cardiac mode */
+};
+
+/* Patterns that make a series cardiac by its description (fnmatch(3) globs,
+ * matched case-insensitively against Series Description). */
+struct extract_filter {
+	char **patterns;
+	size_t n;
+};
+
+/*
+ * Fills `out` from the header.  Returns 0, or -EINVAL when the object lacks
+ * the UIDs that identify it (SOP instance, series, study).
+ */
+int extract_instance(const struct dcm_header *h, struct instance_info *out);
+
+/*
+ * True when the instance belongs to a cardiac series: a heart-rate field,
+ * a cardiac Scan Options token, or a description matching the filter.
+ */
+bool extract_is_cardiac(const struct instance_info *info,
+                        const struct extract_filter *filter);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * store.h - the SQLite database: one row per series, one per instance seen.
+ *
+ * The schema is the numbered files in sql/, compiled into the binary and
+ * applied in one transaction when a database is opened; PRAGMA
+ * application_id and user_version name it.  WAL mode, so readers (the CLI,
+ * a physicist's sqlite3) never block the daemon.  Every store_record() is
+ * one committed transaction: the row is on disk before the caller answers
+ * the C-STORE.
+ *
+ * A struct store is used by one thread at a time; the daemon serialises
+ * writers with its own lock (server.c).
+ */
+#ifndef HRAUDIT_STORE_H
+#define HRAUDIT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "extract.h"
+
+#define STORE_APPLICATION_ID 0x48524144 /* "HRAD" */
+
+struct store;
+
+struct store_options {
+	bool readonly;            /* the CLI's queries: never creates or migrates */
+	int busy_timeout_ms;      /* wait this long for a lock before failing     */
+	bool synchronous_full;    /* fsync the WAL at every commit (power safety) */
+};
+
+/*
+ * Opens (creating it and its schema unless readonly) the database at path.
+ * Returns 0; -ENOENT (readonly and missing), -EPROTO (not an hraudit database,
+ * or a newer schema), -EIO.  A message goes to *errmsg (malloc'd).
+ */
+int store_open(const char *path, const struct store_options *opt,
+               struct store **out, char **errmsg);
+
+/* Closes the database (checkpointing the WAL).  Accepts NULL. */
+void store_close(struct store *s);
+
+enum store_outcome {
+	STORE_NEW_SERIES,     /* first instance of a series: row created        */
+	STORE_ADDED,          /* a new instance of a recorded series            */
+	STORE_DUPLICATE,      /* an instance already counted: nothing changed   */
+	STORE_IGNORED,        /* not cardiac and its series is not recorded     */
+};
+
+/*
+ * Records one received instance.  A cardiac instance creates its series row
+ * if needed; any instance of a recorded series counts in it.  Fields the row
+ * lacks are filled from the instance (the first value seen is kept).
+ * received_utc: ISO 8601 time of arrival; calling_aet: sender's AE title.
+ * Returns 0 with *outcome set, or -EBUSY (lock not obtained in time),
+ * -ENOSPC (disk or database full), -EIO; the database is then unchanged.
+ */
+int store_record(struct store *s, const struct instance_info *info,
+                 bool cardiac, const char *received_utc,
+                 const char *calling_aet, enum store_outcome *outcome,
+                 char **errmsg);
+
+/* Called once per result row; return non-zero to stop.  values[i] is NULL
+ * for SQL NULL; numeric[i] says it is an INTEGER or REAL value. */
+typedef int (*store_row_fn)(void *ctx, int ncols, const char *const *names,
+                            const char *const *values, const bool *numeric);
+
+/*
+ * Runs a read-only query (one statement, positional text parameters) and
+ * calls fn for each row, NULL values as NULL.  Returns 0, or -EINVAL / -EIO
+ * with *errmsg.
+ */
+int store_query(struct store *s, const char *sql, const char *const *params,
+                size_t nparams, store_row_fn fn, void *ctx, char **errmsg);
+
+/* The public column list of table `series`, in schema order, for the CLI. */
+extern const char *const store_series_columns[];
+
+#endif

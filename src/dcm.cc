@@ -1,0 +1,654 @@
+/*
+ * dcm.cc - the DCMTK shim: the one C++ module, and the only code that
+ * includes DCMTK headers.  Its contract is include/dcm.h.
+ *
+ * Header parsing: data set bytes -> DcmDataset, stopping before Pixel Data.
+ * Network: association negotiation on a socket the caller accepted, and a
+ * DIMSE loop that streams each C-STORE data set through a bounded buffer
+ * (DIMSE_receiveDataSetInFile over our own DcmConsumer), so memory does not
+ * depend on object size and pixel data is never held.
+ *
+ * No exception leaves this file: each entry point has a catch-all.
+ */
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcostrma.h>
+#include <dcmtk/dcmnet/assoc.h>
+#include <dcmtk/dcmnet/dimse.h>
+#include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmnet/dul.h>
+#include <dcmtk/dcmnet/dcmtrans.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <mutex>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dcm.h"
+
+struct dcm_header {
+	DcmDataset *ds;
+};
+
+struct dcm_net {
+	T_ASC_Network *net;
+	char aetitle[17];
+	bool check_called;
+	uint32_t max_pdu;
+	int acse_timeout_s;
+	int dimse_timeout_s;
+	size_t max_header;
+};
+
+struct dcm_assoc {
+	struct dcm_net *net;
+	T_ASC_Association *assoc;
+	int fd;                      /* our copy of the socket (DCMTK has a dup) */
+	struct dcm_assoc_info info;
+};
+
+/* dcmExternalSocketHandle is one global: one thread at a time hands a
+ * socket to the toolkit. */
+static std::mutex accept_mutex;
+
+static void set_err(char **errmsg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_err(char **errmsg, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	if (!errmsg)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	free(*errmsg);
+	*errmsg = s;
+}
+
+/* ---- headers ------------------------------------------------------------ */
+
+static bool is_encapsulated_ts(const char *ts)
+{
+	return strncmp(ts, "1.2.840.10008.1.2.4.", 20) == 0 ||
+	       strcmp(ts, UID_RLELosslessTransferSyntax) == 0;
+}
+
+/* The encoding of the data set in transfer syntax ts: encapsulated syntaxes
+ * the toolkit does not know still use explicit VR little endian (PS3.5 A.4). */
+static E_TransferSyntax xfer_of(const char *ts)
+{
+	E_TransferSyntax x = DcmXfer(ts).getXfer();
+
+	if (x == EXS_Unknown && is_encapsulated_ts(ts))
+		x = EXS_LittleEndianExplicit;
+	return x;
+}
+
+static void to_utf8(DcmDataset *ds)
+{
+	OFString cs;
+
+	/* Only when a non-default character set is declared: most CT headers
+	 * are plain ASCII and pay nothing. */
+	if (ds->findAndGetOFStringArray(DCM_SpecificCharacterSet, cs).bad() ||
+	    cs.empty() || cs == "ISO_IR 192" || cs == "ISO_IR 6")
+		return;
+	(void)ds->convertToUTF8();
+}
+
+extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
+                                struct dcm_header **out, bool *truncated,
+                                char **errmsg)
+{
+	struct dcm_header *h = NULL;
+	int r = -EIO;
+
+	*out = NULL;
+	try {
+		E_TransferSyntax x = xfer_of(ts_uid ? ts_uid : UID_LittleEndianImplicitTransferSyntax);
+		if (x == EXS_Unknown) {
+			set_err(errmsg, "unknown transfer syntax '%s'", ts_uid);
+			return -EINVAL;
+		}
+		DcmInputBufferStream in;
+		in.setBuffer(buf, (offile_off_t)len);
+		in.setEos();
+		if (x == EXS_DeflatedLittleEndianExplicit &&
+		    in.installCompressionFilter(ESC_zlib).bad()) {
+			set_err(errmsg, "cannot inflate data set");
+			return -EINVAL;
+		}
+		h = new struct dcm_header;
+		h->ds = new DcmDataset;
+		h->ds->transferInit();
+		OFCondition c = h->ds->readUntilTag(in, x, EGL_noChange,
+		                                    DCM_MaxReadLength, DCM_PixelData);
+		h->ds->transferEnd();
+		if (truncated)
+			*truncated = false;
+		if (c.bad() && c != EC_StreamNotifyClient && h->ds->card() == 0) {
+			set_err(errmsg, "not a dicom data set: %s", c.text());
+			r = -EINVAL;
+			goto fail;
+		}
+		if (c == EC_StreamNotifyClient && truncated)
+			*truncated = true;
+		to_utf8(h->ds);
+		*out = h;
+		return 0;
+	} catch (const std::bad_alloc &) {
+		set_err(errmsg, "out of memory parsing header");
+		r = -ENOMEM;
+	} catch (...) {
+		set_err(errmsg, "unexpected error parsing header");
+		r = -EIO;
+	}
+fail:
+	dcm_header_free(h);
+	return r;
+}
+
+extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
+                                    char **errmsg)
+{
+	*out = NULL;
+	try {
+		DcmFileFormat ff;
+		OFCondition c = ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange,
+		                                    DCM_MaxReadLength, ERM_autoDetect,
+		                                    DCM_PixelData);
+		if (c.bad()) {
+			set_err(errmsg, "cannot read '%s': %s", path, c.text());
+			return c == EC_InvalidFilename ? -ENOENT : -EINVAL;
+		}
+		struct dcm_header *h = new struct dcm_header;
+		h->ds = ff.getAndRemoveDataset();
+		to_utf8(h->ds);
+		*out = h;
+		return 0;
+	} catch (const std::bad_alloc &) {
+		set_err(errmsg, "out of memory reading '%s'", path);
+		return -ENOMEM;
+	} catch (...) {
+		set_err(errmsg, "unexpected error reading '%s'", path);
+		return -EIO;
+	}
+}
+
+extern "C" void dcm_header_free(struct dcm_header *h)
+{
+	if (!h)
+		return;
+	delete h->ds;
+	delete h;
+}
+
+extern "C" int dcm_header_string(const struct dcm_header *h, uint32_t tag,
+                                 char *buf, size_t size)
+{
+	try {
+		OFString v;
+		DcmTagKey key((Uint16)(tag >> 16), (Uint16)(tag & 0xffff));
+
+		if (size)
+			buf[0] = '\0';
+		if (h->ds->findAndGetOFStringArray(key, v).bad())
+			return -ENOENT;
+		/* trailing padding of the last value (leading spaces are
+		 * significant only in some VRs and kept) */
+		size_t n = v.length();
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\0'))
+			n--;
+		if (n == 0)
+			return -ENOENT;
+		if (size) {
+			size_t c = n < size - 1 ? n : size - 1;
+			memcpy(buf, v.c_str(), c);
+			buf[c] = '\0';
+		}
+		return (int)(n > INT32_MAX ? INT32_MAX : n);
+	} catch (...) {
+		return -ENOENT;
+	}
+}
+
+/* ---- network ------------------------------------------------------------ */
+
+extern "C" int dcm_net_init(const struct dcm_net_config *cfg,
+                            struct dcm_net **out, char **errmsg)
+{
+	struct dcm_net *n = NULL;
+
+	*out = NULL;
+	try {
+		/* The toolkit's own logger would print to stderr; we log the
+		 * conditions it returns instead. */
+		OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+		if (!dcmDataDict.isDictionaryLoaded()) {
+			set_err(errmsg, "dicom data dictionary not loaded (DCMDICTPATH?)");
+			return -EIO;
+		}
+		dcmDisableGethostbyaddr.set(OFTrue);
+		dcmSocketReceiveTimeout.set(cfg->dimse_timeout_s);
+		dcmSocketSendTimeout.set(cfg->dimse_timeout_s);
+		dcmConnectionTimeout.set(cfg->acse_timeout_s);
+
+		n = new struct dcm_net();
+		snprintf(n->aetitle, sizeof n->aetitle, "%s", cfg->aetitle);
+		n->check_called = cfg->check_called_aetitle;
+		n->max_pdu = cfg->max_pdu_bytes;
+		n->acse_timeout_s = cfg->acse_timeout_s;
+		n->dimse_timeout_s = cfg->dimse_timeout_s;
+		n->max_header = cfg->max_header_bytes;
+
+		/* With an external socket handle set, the toolkit opens no
+		 * listening socket of its own: we own it (server.c). */
+		std::lock_guard<std::mutex> lock(accept_mutex);
+		dcmExternalSocketHandle.set(STDERR_FILENO);
+		OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, 0,
+		                                      cfg->acse_timeout_s, &n->net);
+		dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+		if (c.bad()) {
+			set_err(errmsg, "cannot initialise dicom network: %s", c.text());
+			delete n;
+			return -EIO;
+		}
+		*out = n;
+		return 0;
+	} catch (...) {
+		set_err(errmsg, "unexpected error initialising the network");
+		delete n;
+		return -EIO;
+	}
+}
+
+extern "C" void dcm_net_free(struct dcm_net *n)
+{
+	if (!n)
+		return;
+	try {
+		ASC_dropNetwork(&n->net);
+	} catch (...) {
+	}
+	delete n;
+}
+
+/* Chooses the transfer syntax for one proposed context: explicit VR little
+ * endian, then implicit, then any other the toolkit knows or that is
+ * encapsulated (the header is explicit VR little endian there). */
+static const char *choose_ts(const T_ASC_PresentationContext &pc)
+{
+	static const char *const preferred[] = {
+		UID_LittleEndianExplicitTransferSyntax,
+		UID_LittleEndianImplicitTransferSyntax,
+	};
+
+	for (const char *p : preferred)
+		for (int i = 0; i < pc.transferSyntaxCount; i++)
+			if (strcmp(pc.proposedTransferSyntaxes[i], p) == 0)
+				return p;
+	for (int i = 0; i < pc.transferSyntaxCount; i++)
+		if (xfer_of(pc.proposedTransferSyntaxes[i]) != EXS_Unknown)
+			return pc.proposedTransferSyntaxes[i];
+	return NULL;
+}
+
+/* Storage is every storage SOP class the toolkit knows, and every UID it
+ * does not know (private storage classes, such as Siemens' CSA non-image,
+ * travel in the same forward queue and must not stall it). */
+static bool is_storage(const char *uid)
+{
+	return dcmIsaStorageSOPClassUID(uid, ESSC_All) ||
+	       dcmFindNameOfUID(uid, NULL) == NULL;
+}
+
+static int negotiate(struct dcm_assoc *a, bool busy, char **errmsg)
+{
+	T_ASC_Parameters *params = a->assoc->params;
+	T_ASC_RejectParameters rej = {ASC_RESULT_REJECTEDPERMANENT,
+	                              ASC_SOURCE_SERVICEUSER,
+	                              ASC_REASON_SU_NOREASON};
+	char ctx[65] = "";
+	const char *why = NULL;
+
+	if (busy) {
+		rej.result = ASC_RESULT_REJECTEDTRANSIENT;
+		rej.source = ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED;
+		rej.reason = ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED;
+		why = "too many associations";
+		goto reject;
+	}
+	ASC_getApplicationContextName(params, ctx, sizeof ctx);
+	if (strcmp(ctx, UID_StandardApplicationContext) != 0) {
+		rej.reason = ASC_REASON_SU_APPCONTEXTNAMENOTSUPPORTED;
+		why = "unsupported application context";
+		goto reject;
+	}
+	if (a->net->check_called && strcmp(a->info.called_aet, a->net->aetitle) != 0) {
+		rej.reason = ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED;
+		why = "called ae title is not ours";
+		goto reject;
+	}
+	for (int i = 0; i < ASC_countPresentationContexts(params); i++) {
+		T_ASC_PresentationContext pc;
+		const char *ts;
+
+		if (ASC_getPresentationContext(params, i, &pc).bad())
+			continue;
+		if (strcmp(pc.abstractSyntax, UID_VerificationSOPClass) != 0 &&
+		    !is_storage(pc.abstractSyntax)) {
+			ASC_refusePresentationContext(params, pc.presentationContextID,
+			                              ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
+			continue;
+		}
+		ts = choose_ts(pc);
+		if (!ts) {
+			ASC_refusePresentationContext(params, pc.presentationContextID,
+			                              ASC_P_TRANSFERSYNTAXESNOTSUPPORTED);
+			continue;
+		}
+		ASC_acceptPresentationContext(params, pc.presentationContextID, ts);
+	}
+	if (ASC_countAcceptedPresentationContexts(params) == 0) {
+		why = "no acceptable presentation context";
+		goto reject;
+	}
+	if (ASC_acknowledgeAssociation(a->assoc).bad()) {
+		set_err(errmsg, "cannot acknowledge association");
+		return -EIO;
+	}
+	return 0;
+reject:
+	ASC_rejectAssociation(a->assoc, &rej);
+	set_err(errmsg, "association rejected: %s", why);
+	return -ECONNREFUSED;
+}
+
+extern "C" int dcm_assoc_accept(struct dcm_net *net, int fd, bool busy,
+                                struct dcm_assoc **out, char **errmsg)
+{
+	struct dcm_assoc *a = NULL;
+	int dupfd, r;
+
+	*out = NULL;
+	/* The toolkit closes the socket it is given when the association is
+	 * destroyed; we keep our own descriptor so that a failure anywhere
+	 * still closes the connection exactly once (shutdown, then close). */
+	dupfd = dup(fd);
+	if (dupfd < 0) {
+		r = -errno;
+		set_err(errmsg, "cannot duplicate socket: %s", strerror(errno));
+		close(fd);
+		return r;
+	}
+	try {
+		a = new struct dcm_assoc();
+		a->net = net;
+		a->fd = fd;
+		OFCondition c;
+		{
+			std::lock_guard<std::mutex> lock(accept_mutex);
+			dcmExternalSocketHandle.set(dupfd);
+			c = ASC_receiveAssociation(net->net, &a->assoc, (long)net->max_pdu,
+			                           NULL, NULL, OFFalse, DUL_BLOCK,
+			                           net->acse_timeout_s);
+			dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+		}
+		if (c.bad()) {
+			set_err(errmsg, "cannot receive association: %s", c.text());
+			r = -EPROTO;
+			goto fail;
+		}
+		ASC_getAPTitles(a->assoc->params, a->info.calling_aet,
+		                sizeof a->info.calling_aet, a->info.called_aet,
+		                sizeof a->info.called_aet, NULL, 0);
+		snprintf(a->info.peer, sizeof a->info.peer, "%s",
+		         a->assoc->params->DULparams.callingPresentationAddress);
+		r = negotiate(a, busy, errmsg);
+		if (r < 0)
+			goto fail;
+		*out = a;
+		return 0;
+	} catch (const std::bad_alloc &) {
+		set_err(errmsg, "out of memory accepting association");
+		r = -ENOMEM;
+	} catch (...) {
+		set_err(errmsg, "unexpected error accepting association");
+		r = -EIO;
+	}
+fail:
+	if (a && a->assoc) {
+		ASC_dropAssociation(a->assoc);
+		ASC_destroyAssociation(&a->assoc);
+	}
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+	delete a;
+	return r;
+}
+
+extern "C" const struct dcm_assoc_info *dcm_assoc_info(const struct dcm_assoc *a)
+{
+	return &a->info;
+}
+
+/* Keeps the first `limit` bytes of a data set and counts the rest. */
+class HeaderConsumer : public DcmConsumer {
+public:
+	explicit HeaderConsumer(size_t limit) : buf_(NULL), len_(0), cap_(0),
+		limit_(limit), total_(0) {}
+	~HeaderConsumer() { free(buf_); }
+	OFBool good() const { return OFTrue; }
+	OFCondition status() const { return EC_Normal; }
+	OFBool isFlushed() const { return OFTrue; }
+	offile_off_t avail() const { return 0x7fffffff; }
+	offile_off_t write(const void *p, offile_off_t n)
+	{
+		size_t want = (size_t)n;
+
+		total_ += want;
+		if (len_ < limit_) {
+			size_t take = want < limit_ - len_ ? want : limit_ - len_;
+			if (len_ + take > cap_) {
+				size_t cap = cap_ ? cap_ : 65536;
+				while (cap < len_ + take)
+					cap *= 2;
+				if (cap > limit_)
+					cap = limit_;
+				unsigned char *nb = (unsigned char *)realloc(buf_, cap);
+				if (!nb)
+					throw std::bad_alloc();
+				buf_ = nb;
+				cap_ = cap;
+			}
+			memcpy(buf_ + len_, p, take);
+			len_ += take;
+		}
+		return n;
+	}
+	void flush() {}
+	void reset() { len_ = 0; total_ = 0; }
+	const unsigned char *data() const { return buf_; }
+	size_t length() const { return len_; }
+	uint64_t total() const { return total_; }
+	bool cut() const { return total_ > len_; }
+private:
+	unsigned char *buf_;
+	size_t len_, cap_, limit_;
+	uint64_t total_;
+};
+
+class HeaderStream : public DcmOutputStream {
+public:
+	explicit HeaderStream(HeaderConsumer *c) : DcmOutputStream(c) {}
+};
+
+/* Receives one C-STORE data set, lets fn decide, answers. */
+static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
+                       T_DIMSE_C_StoreRQ *req, HeaderConsumer &hc,
+                       dcm_store_fn fn, void *ctx,
+                       struct dcm_assoc_stats *stats, char **errmsg)
+{
+	T_ASC_PresentationContext pc;
+	T_DIMSE_C_StoreRSP rsp;
+	struct dcm_store_request sr;
+	struct dcm_header *h = NULL;
+	bool trunc = false;
+	OFCondition c;
+
+	if (ASC_findAcceptedPresentationContext(a->assoc->params, pid, &pc).bad()) {
+		set_err(errmsg, "c-store on unknown presentation context %d", pid);
+		return -EPROTO;
+	}
+	hc.reset();
+	{
+		HeaderStream hs(&hc);
+		c = DIMSE_receiveDataSetInFile(a->assoc, DIMSE_NONBLOCKING,
+		                               a->net->dimse_timeout_s, &pid, &hs,
+		                               NULL, NULL);
+	}
+	if (c.bad()) {
+		set_err(errmsg, "receiving data set of '%s': %s",
+		        req->AffectedSOPInstanceUID, c.text());
+		return c == DIMSE_NODATAAVAILABLE ? -ETIMEDOUT : -EPROTO;
+	}
+	memset(&sr, 0, sizeof sr);
+	sr.sop_class_uid = req->AffectedSOPClassUID;
+	sr.sop_instance_uid = req->AffectedSOPInstanceUID;
+	sr.ts_uid = pc.acceptedTransferSyntax;
+	sr.bytes = hc.total();
+	if (dcm_header_parse(hc.data(), hc.length(), pc.acceptedTransferSyntax,
+	                     &h, &trunc, NULL) < 0)
+		h = NULL;
+	sr.header_truncated = hc.cut();
+	sr.header = h;
+
+	memset(&rsp, 0, sizeof rsp);
+	rsp.DimseStatus = fn(ctx, &sr);
+	dcm_header_free(h);
+	rsp.MessageIDBeingRespondedTo = req->MessageID;
+	rsp.DataSetType = DIMSE_DATASET_NULL;
+	OFStandard::strlcpy(rsp.AffectedSOPClassUID, req->AffectedSOPClassUID,
+	                    sizeof rsp.AffectedSOPClassUID);
+	OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req->AffectedSOPInstanceUID,
+	                    sizeof rsp.AffectedSOPInstanceUID);
+	rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
+	stats->stores++;
+	stats->bytes += sr.bytes;
+	if (rsp.DimseStatus != DCM_STATUS_SUCCESS)
+		stats->failures++;
+	c = DIMSE_sendStoreResponse(a->assoc, pid, req, &rsp, NULL);
+	if (c.bad()) {
+		set_err(errmsg, "sending c-store response: %s", c.text());
+		return -EPROTO;
+	}
+	return 0;
+}
+
+extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
+                               const volatile bool *stop,
+                               struct dcm_assoc_stats *stats, char **errmsg)
+{
+	int idle_s = 0, r;
+
+	memset(stats, 0, sizeof *stats);
+	try {
+		HeaderConsumer hc(a->net->max_header);
+
+		for (;;) {
+			T_ASC_PresentationContextID pid = 0;
+			T_DIMSE_Message msg;
+
+			if (stop && *stop) {
+				ASC_abortAssociation(a->assoc);
+				set_err(errmsg, "aborted: shutting down");
+				return -ECONNABORTED;
+			}
+			/* Wait a second at a time, so a stop request is seen. */
+			OFCondition c = DIMSE_receiveCommand(a->assoc, DIMSE_NONBLOCKING,
+			                                     1, &pid, &msg, NULL);
+			if (c == DIMSE_NODATAAVAILABLE) {
+				if (++idle_s >= a->net->dimse_timeout_s) {
+					ASC_abortAssociation(a->assoc);
+					set_err(errmsg, "idle for %d s, aborted", idle_s);
+					return -ETIMEDOUT;
+				}
+				continue;
+			}
+			idle_s = 0;
+			if (c == DUL_PEERREQUESTEDRELEASE) {
+				ASC_acknowledgeRelease(a->assoc);
+				return 0;
+			}
+			if (c == DUL_PEERABORTEDASSOCIATION) {
+				set_err(errmsg, "peer aborted the association");
+				return -ECONNABORTED;
+			}
+			if (c.bad()) {
+				set_err(errmsg, "receiving command: %s", c.text());
+				ASC_abortAssociation(a->assoc);
+				return -EPROTO;
+			}
+			switch (msg.CommandField) {
+			case DIMSE_C_ECHO_RQ:
+				stats->echoes++;
+				c = DIMSE_sendEchoResponse(a->assoc, pid, &msg.msg.CEchoRQ,
+				                           STATUS_Success, NULL);
+				if (c.bad()) {
+					set_err(errmsg, "sending c-echo response: %s", c.text());
+					ASC_abortAssociation(a->assoc);
+					return -EPROTO;
+				}
+				break;
+			case DIMSE_C_STORE_RQ:
+				r = serve_store(a, pid, &msg.msg.CStoreRQ, hc, fn, ctx,
+				                stats, errmsg);
+				if (r < 0) {
+					ASC_abortAssociation(a->assoc);
+					return r;
+				}
+				break;
+			default:
+				set_err(errmsg, "unsupported dimse command 0x%04x",
+				        (unsigned)msg.CommandField);
+				ASC_abortAssociation(a->assoc);
+				return -EPROTO;
+			}
+		}
+	} catch (const std::bad_alloc &) {
+		set_err(errmsg, "out of memory serving association");
+	} catch (...) {
+		set_err(errmsg, "unexpected error serving association");
+	}
+	try {
+		ASC_abortAssociation(a->assoc);
+	} catch (...) {
+	}
+	return -EIO;
+}
+
+extern "C" void dcm_assoc_free(struct dcm_assoc *a)
+{
+	if (!a)
+		return;
+	try {
+		if (a->assoc) {
+			ASC_dropSCPAssociation(a->assoc);
+			ASC_destroyAssociation(&a->assoc);
+		}
+	} catch (...) {
+	}
+	shutdown(a->fd, SHUT_RDWR);
+	close(a->fd);
+	delete a;
+}

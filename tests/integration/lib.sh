@@ -1,0 +1,180 @@
+# lib.sh - helpers for the hraudit integration tests (sourced, bash only).
+#
+# Building the test study from the dumps in tests/data (also used by
+# tests/data/demo.sh), finding a free port on 127.0.0.1, and starting and
+# stopping one hrauditd at a time.  Sourcing this file has no side effects.
+# shellcheck shell=bash
+
+# ---- the test study ------------------------------------------------------
+
+# build_study DATADIR OUTDIR
+#   Builds every instance of every series-X.dump in DATADIR, prefixed with
+#   DATADIR/study.dump, into OUTDIR/series-X/NNNN.dcm (see tests/data/README.md).
+#   Returns non-zero, with a message on stderr, if anything fails.
+build_study() {
+	local data=$1 out=$2 dump series n i dir tmp uid
+
+	command -v dump2dcm >/dev/null 2>&1 || {
+		echo "build_study: dump2dcm not found (install dcmtk)" >&2
+		return 1
+	}
+	[ -r "$data/study.dump" ] || {
+		echo "build_study: no '$data/study.dump'" >&2
+		return 1
+	}
+	for dump in "$data"/series-*.dump; do
+		[ -r "$dump" ] || { echo "build_study: no series dumps in '$data'" >&2; return 1; }
+		series=$(basename "$dump" .dump)
+		n=$(sed -n 's/^# instances: *\([0-9][0-9]*\) *$/\1/p' "$dump")
+		[ -n "$n" ] || {
+			echo "build_study: '$dump' lacks a '# instances: N' line" >&2
+			return 1
+		}
+		dir=$out/$series
+		mkdir -p "$dir" || return 1
+		for ((i = 1; i <= n; i++)); do
+			tmp=$dir/$(printf '%04d' "$i").dump
+			# Instance i: last component of SOPInstanceUID and InstanceNumber.
+			cat "$data/study.dump" "$dump" |
+				sed -e "s/^\((0008,0018) UI \[[0-9.]*\.\)[0-9][0-9]*\]/\1$i]/" \
+				    -e "s/^(0020,0013) IS \[[0-9]*\]/(0020,0013) IS [$i]/" >"$tmp" ||
+				return 1
+			uid=$(sed -n 's/^(0008,0018) UI \[\([0-9.]*\)\].*/\1/p' "$tmp")
+			case $uid in
+			*."$i") ;;
+			*)
+				echo "build_study: cannot set instance $i in '$dump' (SOPInstanceUID '$uid')" >&2
+				return 1
+				;;
+			esac
+			dump2dcm -q +te "$tmp" "${tmp%.dump}.dcm" || {
+				echo "build_study: dump2dcm failed on '$tmp'" >&2
+				return 1
+			}
+			rm -f "$tmp"
+		done
+	done
+}
+
+# ---- network -------------------------------------------------------------
+
+# free_port: prints a TCP port nobody listens on at 127.0.0.1.  The kernel
+# picks it (bind to port 0), so two runs at once do not collide; there is a
+# short race until the daemon binds it, which daemon_start retries.
+free_port() {
+	if command -v python3 >/dev/null 2>&1; then
+		python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()' && return 0
+	fi
+	local p tries
+	for ((tries = 0; tries < 50; tries++)); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# echo_ok PORT [CALLED_AE]: one C-ECHO with short timeouts.
+echo_ok() {
+	echoscu -to 2 -ta 2 -td 2 -aet TESTSCU -aec "${2:-HRAUDIT}" \
+		127.0.0.1 "$1" >/dev/null 2>&1
+}
+
+# ---- the daemon ----------------------------------------------------------
+# One daemon at a time.  daemon_start sets DAEMON_PID, DAEMON_PORT, DAEMON_DB,
+# DAEMON_LOG and DAEMON_INI; daemon_stop clears DAEMON_PID and sets
+# DAEMON_STATUS (exit status) and DAEMON_STOP_S (seconds it took).
+
+DAEMON_PID=
+DAEMON_START_TIMEOUT_S=${DAEMON_START_TIMEOUT_S:-10}
+DAEMON_STOP_TIMEOUT_S=${DAEMON_STOP_TIMEOUT_S:-10}
+
+# write_config FILE PORT DBPATH
+write_config() {
+	printf '[server]\naetitle = HRAUDIT\nbind = 127.0.0.1\nport = %s\n[database]\npath = %s\n' \
+		"$2" "$3" >"$1"
+}
+
+# daemon_start DIR NAME
+#   Writes DIR/NAME.ini (database DIR/NAME.db), starts "$HRAUDITD -d -f" on
+#   it with its output in DIR/NAME.log, and waits until it answers C-ECHO.
+#   Returns non-zero with DAEMON_ERROR set when it does not come up.
+daemon_start() {
+	local dir=$1 name=$2 attempt deadline
+	DAEMON_ERROR=
+	DAEMON_INI=$dir/$name.ini
+	DAEMON_DB=$dir/$name.db
+	DAEMON_LOG=$dir/$name.log
+	if [ ! -x "$HRAUDITD" ]; then
+		DAEMON_ERROR="no executable '$HRAUDITD' (build it, or set HRAUDITD)"
+		return 1
+	fi
+	for attempt in 1 2 3; do
+		DAEMON_PORT=$(free_port) || { DAEMON_ERROR="no free port"; return 1; }
+		write_config "$DAEMON_INI" "$DAEMON_PORT" "$DAEMON_DB"
+		"$HRAUDITD" -d -f "$DAEMON_INI" >>"$DAEMON_LOG" 2>&1 &
+		DAEMON_PID=$!
+		deadline=$((SECONDS + DAEMON_START_TIMEOUT_S))
+		while ((SECONDS < deadline)); do
+			if echo_ok "$DAEMON_PORT"; then
+				return 0
+			fi
+			if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+				wait "$DAEMON_PID"
+				DAEMON_ERROR="hrauditd exited with status $? before answering C-ECHO (port $DAEMON_PORT, attempt $attempt)"
+				DAEMON_PID=
+				break
+			fi
+			sleep 0.1
+		done
+		if [ -n "$DAEMON_PID" ]; then
+			DAEMON_ERROR="hrauditd did not answer C-ECHO on 127.0.0.1:$DAEMON_PORT within ${DAEMON_START_TIMEOUT_S}s"
+			daemon_stop
+			return 1
+		fi
+		# Died at start: maybe the port was taken in between; try another.
+		grep -qi 'in use' "$DAEMON_LOG" 2>/dev/null || return 1
+	done
+	return 1
+}
+
+# daemon_alive: true when the daemon started last is still running.
+daemon_alive() {
+	[ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null
+}
+
+# daemon_stop: SIGTERM, wait up to DAEMON_STOP_TIMEOUT_S, then SIGKILL.
+daemon_stop() {
+	local start=$SECONDS
+	DAEMON_STATUS=
+	DAEMON_STOP_S=
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	while kill -0 "$DAEMON_PID" 2>/dev/null &&
+		((SECONDS - start < DAEMON_STOP_TIMEOUT_S)); do
+		sleep 0.05
+	done
+	if kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -KILL "$DAEMON_PID" 2>/dev/null
+		DAEMON_STOP_S=timeout
+	else
+		DAEMON_STOP_S=$((SECONDS - start))
+	fi
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_STATUS=$?
+	DAEMON_PID=
+	return 0
+}
+
+# log_tail FILE [N]: the last N lines of FILE, each prefixed "#   ".
+log_tail() {
+	[ -s "$1" ] || { echo "#   (${1##*/} is empty)"; return 0; }
+	echo "#   --- last ${2:-20} lines of ${1##*/} ---"
+	tail -n "${2:-20}" "$1" | sed 's/^/#   /'
+}
