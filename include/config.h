@@ -19,7 +19,7 @@ struct config {
 	struct {
 		char aetitle[17];
 		bool check_called_aetitle;
-		char bind[64];               /* IPv4 address, or "" for any        */
+		char bind[64];               /* IPv4 address; 0.0.0.0 for any      */
 		unsigned port;
 		unsigned max_associations;
 		unsigned max_pdu_bytes;
@@ -38,11 +38,13 @@ struct config {
 	} log;
 };
 
-/* Fills cfg with the built-in defaults (no file read). */
+/* Fills cfg with the built-in defaults (no file read); cfg need not be
+ * initialised and is not freed first.  Release it with config_release(). */
 void config_defaults(struct config *cfg);
 
 /*
- * Loads path over the defaults.  Returns 0, or -ENOENT / -EINVAL with a
+ * Fills cfg with the defaults, then loads path over them (do not call
+ * config_defaults() first: its allocations would leak).  Returns 0, or -ENOENT / -EINVAL with a
  * message "path:line: ..." in *errmsg (malloc'd).  On error cfg holds the
  * defaults only.
  */

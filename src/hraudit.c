@@ -57,8 +57,9 @@ static int open_store(struct cli *cli)
 	char *err = NULL;
 	int r;
 
-	config_defaults(&cfg);
-	if (!cli->db_path) {
+	if (cli->db_path) {
+		config_defaults(&cfg);
+	} else {
 		r = config_load(cli->config_path ? cli->config_path : CONFIG_DEFAULT_PATH,
 		                &cfg, &err);
 		if (r < 0) {

@@ -73,8 +73,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	config_defaults(&cfg);
-	r = config_load(path, &cfg, &err);
+	r = config_load(path, &cfg, &err);   /* defaults, then the file */
 	for (size_t i = 0; r == 0 && i < noverrides; i++)
 		r = config_override(&cfg, overrides[i], &err);
 	if (r < 0) {

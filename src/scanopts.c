@@ -257,7 +257,9 @@ void scanopts_parse(const char *value, struct scanopts *out)
 	if (!value)
 		return;
 
-	len = strnlen(value, SCANOPTS_MAX_VALUE);
+	/* strnlen is POSIX, not C11: no byte past the limit is read. */
+	for (len = 0; len < SCANOPTS_MAX_VALUE && value[len]; len++)
+		;
 	for (i = 0; i <= len; i++) {
 		struct token t;
 

@@ -4,6 +4,7 @@
 # tests/data/demo.sh), finding a free port on 127.0.0.1, and starting and
 # stopping one hrauditd at a time.  Sourcing this file has no side effects.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # DAEMON_* variables are read by the caller
 
 # ---- the test study ------------------------------------------------------
 
