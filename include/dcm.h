@@ -73,6 +73,45 @@ void dcm_header_free(struct dcm_header *h);
 int dcm_header_string(const struct dcm_header *h, uint32_t tag,
                       char *buf, size_t size);
 
+/*
+ * Items: the data set itself, or one item of a sequence in it (for the
+ * functional groups of Enhanced CT, and private sequences).  An item is
+ * borrowed from its header and valid until dcm_header_free().
+ * A private element that arrived as UN but holds a sequence (PS3.5 6.2.2:
+ * implicit VR little endian inside) is read as a sequence.
+ */
+struct dcm_item;
+
+const struct dcm_item *dcm_header_root(const struct dcm_header *h);
+
+/* As dcm_header_string(), for element `tag` of item `it`. */
+int dcm_item_string(const struct dcm_item *it, uint32_t tag, char *buf,
+                    size_t size);
+
+/*
+ * The value of element `tag` as bytes: string VRs as their text, UN/OB as
+ * received, binary numbers (US, SS, UL, SL, FL, FD) little endian.
+ * *vr gets the two-letter VR ("UN" for an unknown private element).
+ * Returns the full length (copies at most size bytes), or -ENOENT.
+ */
+int dcm_item_bytes(const struct dcm_item *it, uint32_t tag, void *buf,
+                   size_t size, char vr[3]);
+
+/* Number of items of sequence `tag` in `it`; 0 when absent or empty. */
+size_t dcm_item_count(const struct dcm_item *it, uint32_t tag);
+
+/* Item `index` of sequence `tag`, or NULL. */
+const struct dcm_item *dcm_item_child(const struct dcm_item *it, uint32_t tag,
+                                      size_t index);
+
+/*
+ * The block byte (0x10..0xFF) that private creator `creator` holds in
+ * `group` of `it` (PS3.5 7.8.1): its elements are (group, block << 8 | ee).
+ * Returns the byte, or -ENOENT.
+ */
+int dcm_item_private_block(const struct dcm_item *it, uint16_t group,
+                           const char *creator);
+
 /* ---- network ------------------------------------------------------------ */
 
 struct dcm_net;     /* shared network state: one per server                */

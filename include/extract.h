@@ -48,6 +48,26 @@ struct instance_info {
 	double pulsing_start_percent;
 	double pulsing_end_percent;
 	bool cardiac_tokens;                 /* Scan Options name a cardiac mode */
+
+	/* Where hr_min/max/avg/var came from: "scan_options", "heart_rate",
+	 * "cardiac_sync_seq", "ge_private", "canon_private", or "" */
+	char hr_source[24];
+	double rr_low_ms, rr_high_ms;        /* (0018,1081), (0018,1082)         */
+	double intervals_acquired;           /* (0018,1083)                      */
+	double intervals_rejected;           /* (0018,1084)                      */
+	double trigger_time_ms;              /* (0018,1060) or (0020,9153)       */
+	double single_collimation_mm;        /* (0018,9306)                      */
+	double total_collimation_mm;         /* (0018,9307)                      */
+	double frames;                       /* (0028,0008) Number of Frames     */
+	char acquisition_type[EXTRACT_TEXT_MAX];    /* (0018,9302): SPIRAL, ...  */
+	char exposure_modulation[EXTRACT_TEXT_MAX]; /* (0018,9323): e.g. ECG     */
+	bool sequential;                     /* DSEQCARD, or SEQUENCED           */
+	bool triggered;                      /* TRGD: prospective ECG trigger   */
+
+	/* Scan type (classify.h): a code, or "" when it cannot be told, and the
+	 * rule that decided. */
+	char scan_type[24];
+	char scan_type_source[96];
 };
 
 /* Patterns that make a series cardiac by its description (fnmatch(3) globs,

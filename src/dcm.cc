@@ -94,6 +94,8 @@ static E_TransferSyntax xfer_of(const char *ts)
 	return x;
 }
 
+static void un_to_sequences(DcmItem *item, int depth);
+
 static void to_utf8(DcmDataset *ds)
 {
 	OFString cs;
@@ -143,6 +145,7 @@ extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
 		}
 		if (c == EC_StreamNotifyClient && truncated)
 			*truncated = true;
+		un_to_sequences(h->ds, 0);
 		to_utf8(h->ds);
 		*out = h;
 		return 0;
@@ -173,6 +176,7 @@ extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
 		}
 		struct dcm_header *h = new struct dcm_header;
 		h->ds = ff.getAndRemoveDataset();
+		un_to_sequences(h->ds, 0);
 		to_utf8(h->ds);
 		*out = h;
 		return 0;
@@ -220,6 +224,220 @@ extern "C" int dcm_header_string(const struct dcm_header *h, uint32_t tag,
 	} catch (...) {
 		return -ENOENT;
 	}
+}
+
+/* Deepest nesting we convert or descend into: bounds work on hostile input. */
+#define MAX_DEPTH 8
+
+/*
+ * A UN element whose value starts with an Item tag (FFFE,E000) is a
+ * sequence sent by a node that did not know the private element (PS3.5
+ * 6.2.2: the content is implicit VR little endian).  We re-read it as an
+ * undefined-length element in front of a sequence delimiter, which the
+ * parser then builds as a sequence, and swap it in.
+ */
+static void un_to_sequences(DcmItem *item, int depth)
+{
+	if (depth >= MAX_DEPTH)
+		return;
+	for (unsigned long i = 0; i < item->card(); i++) {
+		DcmElement *e = item->getElement(i);
+		DcmTagKey key = e->getTag();
+
+		if (e->ident() == EVR_SQ) {
+			DcmSequenceOfItems *sq = OFstatic_cast(DcmSequenceOfItems *, e);
+			for (unsigned long k = 0; k < sq->card(); k++)
+				un_to_sequences(sq->getItem(k), depth + 1);
+			continue;
+		}
+		if (e->ident() != EVR_UN || !key.isPrivate())
+			continue;
+		Uint8 *v = NULL;
+		Uint32 len = e->getLength();
+		if (len < 8 || e->getUint8Array(v).bad() || !v ||
+		    !(v[0] == 0xFE && v[1] == 0xFF && v[2] == 0x00 && v[3] == 0xE0))
+			continue;
+		OFVector<Uint8> buf(len + 16);
+		Uint8 *b = &buf[0];
+		Uint16 g = key.getGroup(), el = key.getElement();
+		b[0] = g & 0xff; b[1] = g >> 8; b[2] = el & 0xff; b[3] = el >> 8;
+		b[4] = b[5] = b[6] = b[7] = 0xff;
+		memcpy(b + 8, v, len);
+		static const Uint8 seq_end[8] = {0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0};
+		memcpy(b + 8 + len, seq_end, 8);
+
+		DcmDataset tmp;
+		DcmInputBufferStream in;
+		in.setBuffer(b, (offile_off_t)buf.size());
+		in.setEos();
+		tmp.transferInit();
+		OFCondition c = tmp.read(in, EXS_LittleEndianImplicit);
+		tmp.transferEnd();
+		DcmElement *seq = NULL;
+		if (c.bad() || tmp.findAndGetElement(key, seq).bad() || !seq ||
+		    seq->ident() != EVR_SQ)
+			continue;
+		seq = tmp.remove(key);
+		if (item->insert(seq, OFTrue).bad()) {
+			delete seq;
+			continue;
+		}
+		un_to_sequences(OFstatic_cast(DcmItem *, item), depth);
+		return;   /* the element list changed under us: started again */
+	}
+}
+
+static DcmItem *as_item(const struct dcm_item *it)
+{
+	return OFreinterpret_cast(DcmItem *, OFconst_cast(struct dcm_item *, it));
+}
+
+extern "C" const struct dcm_item *dcm_header_root(const struct dcm_header *h)
+{
+	return OFreinterpret_cast(const struct dcm_item *,
+	                          OFstatic_cast(DcmItem *, h->ds));
+}
+
+extern "C" int dcm_item_string(const struct dcm_item *it, uint32_t tag,
+                               char *buf, size_t size)
+{
+	struct dcm_header h;
+
+	h.ds = OFreinterpret_cast(DcmDataset *, as_item(it));
+	return dcm_header_string(&h, tag, buf, size);
+}
+
+static DcmElement *find_element(const struct dcm_item *it, uint32_t tag)
+{
+	DcmElement *e = NULL;
+	DcmTagKey key((Uint16)(tag >> 16), (Uint16)(tag & 0xffff));
+
+	if (!it || as_item(it)->findAndGetElement(key, e).bad())
+		return NULL;
+	return e;
+}
+
+template <typename T>
+static size_t put_le(OFVector<Uint8> &out, T v)
+{
+	Uint8 b[sizeof(T)];
+	memcpy(b, &v, sizeof(T));
+	if (gLocalByteOrder == EBO_BigEndian)
+		for (size_t i = 0; i < sizeof(T) / 2; i++) {
+			Uint8 t = b[i]; b[i] = b[sizeof(T) - 1 - i]; b[sizeof(T) - 1 - i] = t;
+		}
+	out.insert(out.end(), b, b + sizeof(T));
+	return sizeof(T);
+}
+
+extern "C" int dcm_item_bytes(const struct dcm_item *it, uint32_t tag,
+                              void *buf, size_t size, char vr[3])
+{
+	try {
+		DcmElement *e = find_element(it, tag);
+		OFVector<Uint8> out;
+
+		if (vr)
+			vr[0] = vr[1] = vr[2] = '\0';
+		if (!e || e->getLength() == 0)
+			return -ENOENT;
+		DcmVR v(e->ident());
+		if (vr)
+			memcpy(vr, v.getVRName(), 2);
+		unsigned long vm = e->getVM();
+		switch (e->ident()) {
+		case EVR_US: for (unsigned long i = 0; i < vm; i++) { Uint16 x; if (e->getUint16(x, i).good()) put_le(out, x); } break;
+		case EVR_SS: for (unsigned long i = 0; i < vm; i++) { Sint16 x; if (e->getSint16(x, i).good()) put_le(out, x); } break;
+		case EVR_UL: for (unsigned long i = 0; i < vm; i++) { Uint32 x; if (e->getUint32(x, i).good()) put_le(out, x); } break;
+		case EVR_SL: for (unsigned long i = 0; i < vm; i++) { Sint32 x; if (e->getSint32(x, i).good()) put_le(out, x); } break;
+		case EVR_FL: for (unsigned long i = 0; i < vm; i++) { Float32 x; if (e->getFloat32(x, i).good()) put_le(out, x); } break;
+		case EVR_FD: for (unsigned long i = 0; i < vm; i++) { Float64 x; if (e->getFloat64(x, i).good()) put_le(out, x); } break;
+		case EVR_SQ:
+			return -ENOENT;
+		default: {
+			if (v.isaString()) {
+				char *s = NULL;
+				Uint32 n = 0;
+				if (e->getString(s, n).bad() || !s)
+					return -ENOENT;
+				out.assign((Uint8 *)s, (Uint8 *)s + n);
+			} else {
+				Uint8 *b = NULL;
+				if (e->getUint8Array(b).bad() || !b)
+					return -ENOENT;
+				out.assign(b, b + e->getLength());
+			}
+		}
+		}
+		if (out.empty())
+			return -ENOENT;
+		if (size)
+			memcpy(buf, &out[0], out.size() < size ? out.size() : size);
+		return (int)(out.size() > INT32_MAX ? INT32_MAX : out.size());
+	} catch (...) {
+		return -ENOENT;
+	}
+}
+
+extern "C" size_t dcm_item_count(const struct dcm_item *it, uint32_t tag)
+{
+	try {
+		DcmElement *e = find_element(it, tag);
+		if (!e || e->ident() != EVR_SQ)
+			return 0;
+		return OFstatic_cast(DcmSequenceOfItems *, e)->card();
+	} catch (...) {
+		return 0;
+	}
+}
+
+extern "C" const struct dcm_item *dcm_item_child(const struct dcm_item *it,
+                                                 uint32_t tag, size_t index)
+{
+	try {
+		DcmElement *e = find_element(it, tag);
+		if (!e || e->ident() != EVR_SQ)
+			return NULL;
+		DcmSequenceOfItems *sq = OFstatic_cast(DcmSequenceOfItems *, e);
+		if (index >= sq->card())
+			return NULL;
+		return OFreinterpret_cast(const struct dcm_item *,
+		                          sq->getItem((unsigned long)index));
+	} catch (...) {
+		return NULL;
+	}
+}
+
+extern "C" int dcm_item_private_block(const struct dcm_item *it, uint16_t group,
+                                      const char *creator)
+{
+	try {
+		DcmItem *item = as_item(it);
+
+		if (!item || !(group & 1))
+			return -ENOENT;
+		/* one pass over the elements: creators are (group,0010-00FF) */
+		for (unsigned long i = 0; i < item->card(); i++) {
+			DcmElement *e = item->getElement(i);
+			DcmTagKey key = e->getTag();
+			OFString v;
+
+			if (key.getGroup() != group || key.getElement() < 0x10 ||
+			    key.getElement() > 0xff)
+				continue;
+			if (e->getOFStringArray(v).bad())
+				continue;
+			/* LO: leading and trailing spaces are not significant */
+			size_t a = v.find_first_not_of(' ');
+			size_t z = v.find_last_not_of(" \0");
+			if (a == OFString_npos || z == OFString_npos)
+				continue;
+			if (v.substr(a, z - a + 1) == creator)
+				return (int)key.getElement();
+		}
+	} catch (...) {
+	}
+	return -ENOENT;
 }
 
 /* ---- network ------------------------------------------------------------ */

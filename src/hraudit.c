@@ -143,7 +143,7 @@ static int cmd_series(struct cli *cli, int argc, char **argv)
 	        "hr_min, hr_max, hr_var, heart_rate, phase_percent AS phase, "
 	        "ctdivol_mgy, instances FROM series "
 	        "ORDER BY study_date, study_time, accession_number, series_number",
-	        stdout, fmt, fmt == OUTPUT_TABLE ? 40 : 0, NULL, 0);
+	        stdout, fmt, 0, NULL, 0);
 }
 
 static int cmd_export(struct cli *cli, int argc, char **argv)
