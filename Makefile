@@ -33,10 +33,10 @@ LIBS       = $(DCMTK_LIBS) $(shell pkg-config --libs sqlite3 libsystemd inih) \
              -lpthread -lm
 
 # Modules, in the order data flows through them.
-MODULES    = dcm scanopts extract store server config log output
-LIB_OBJS   = $(BUILD)/dcm.o $(BUILD)/scanopts.o $(BUILD)/extract.o \
-             $(BUILD)/store.o $(BUILD)/schema.o $(BUILD)/server.o \
-             $(BUILD)/config.o $(BUILD)/log.o $(BUILD)/output.o
+LIB_OBJS   = $(BUILD)/dcm.o $(BUILD)/raw.o $(BUILD)/scanopts.o \
+             $(BUILD)/extract.o $(BUILD)/classify.o $(BUILD)/store.o \
+             $(BUILD)/schema.o $(BUILD)/server.o $(BUILD)/config.o \
+             $(BUILD)/log.o $(BUILD)/output.o
 SQL_FILES  = $(sort $(wildcard sql/[0-9][0-9][0-9]-*.sql))
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
 
@@ -44,7 +44,7 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c
 BUILD_PKGS = gcc g++ make pkg-config libdcmtk-dev libsqlite3-dev \
              libsystemd-dev libinih-dev libcmocka-dev
 RUN_PKGS   = dcmtk sqlite3
-TEST_PKGS  = dcmtk sqlite3 libgdcm-tools python3
+TEST_PKGS  = dcmtk sqlite3 libgdcm-tools python3 clang libclang-rt-14-dev
 SUDO       = $(if $(filter 0,$(shell id -u)),,sudo)
 
 # `make run` development overrides of etc/hrauditd.ini
@@ -97,6 +97,70 @@ $(BUILD)/test_%.o: tests/unit/test_%.c $(BUILD)/.flags
 $(BUILD)/test_%: $(BUILD)/test_%.o $(LIB_OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+# ---- fuzzing ------------------------------------------------------------------
+# libFuzzer targets (clang), with ASan and UBSan, in their own build dir.
+# `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` (part of make
+# test) for FUZZ_SMOKE_SECONDS, seeded from tests/fuzz/corpus and the dumps.
+
+FUZZ_BUILD  = $(BUILD)/fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=c11 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude
+FUZZ_CXXFLAGS = -std=c++17 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude
+FUZZ_OBJS   = $(patsubst $(BUILD)/%,$(FUZZ_BUILD)/%,$(LIB_OBJS))
+FUZZERS     = $(FUZZ_BUILD)/fuzz_scanopts $(FUZZ_BUILD)/fuzz_header
+
+$(FUZZ_BUILD):
+	@mkdir -p $@
+
+$(FUZZ_BUILD)/%.o: src/%.c | $(FUZZ_BUILD)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/%.o: src/%.cc | $(FUZZ_BUILD)
+	clang++ $(FUZZ_CXXFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/schema.o: $(BUILD)/schema.c | $(FUZZ_BUILD)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%.o: tests/fuzz/fuzz_%.c | $(FUZZ_BUILD)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz_%.o $(FUZZ_OBJS)
+	clang++ $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+# Seeds for the header target: every test object's data set (explicit VR
+# little endian, so the leading selector byte is 0).
+$(FUZZ_BUILD)/corpus-header: tests/data/study.dump $(wildcard tests/data/series-*.dump) | $(FUZZ_BUILD)
+	@rm -rf $@ $@.tmp && mkdir -p $@.tmp
+	@for s in tests/data/series-*.dump; do \
+	  n=$$(basename $$s .dump); \
+	  cat tests/data/study.dump $$s > $@.tmp/$$n.txt && \
+	  dump2dcm -q -F +te $@.tmp/$$n.txt $@.tmp/$$n.ds && \
+	  { printf '\000'; cat $@.tmp/$$n.ds; } > $@.tmp/$$n && \
+	  rm $@.tmp/$$n.txt $@.tmp/$$n.ds || exit 1; \
+	done; mv $@.tmp $@
+
+fuzzers: $(FUZZERS) $(FUZZ_BUILD)/corpus-header
+
+# run_fuzzer TARGET SECONDS SEEDS...: new inputs go to a scratch corpus
+define run_fuzzer
+	@mkdir -p $(FUZZ_BUILD)/work-$(1)
+	@echo "fuzz_$(1): $(2) s"; \
+	$(FUZZ_BUILD)/fuzz_$(1) -max_total_time=$(2) -max_len=65536 \
+	  $(FUZZ_BUILD)/work-$(1) $(3) > $(FUZZ_BUILD)/fuzz_$(1).log 2>&1; \
+	st=$$?; grep -E '^Done|ERROR|SUMMARY' $(FUZZ_BUILD)/fuzz_$(1).log; \
+	[ $$st -eq 0 ] || { tail -40 $(FUZZ_BUILD)/fuzz_$(1).log; exit $$st; }
+endef
+
+fuzz-smoke: fuzzers
+	$(call run_fuzzer,scanopts,$(FUZZ_SMOKE_SECONDS),tests/fuzz/corpus/scanopts)
+	$(call run_fuzzer,header,$(FUZZ_SMOKE_SECONDS),$(FUZZ_BUILD)/corpus-header)
+
+fuzz: fuzzers
+	$(call run_fuzzer,scanopts,$(FUZZ_SECONDS),tests/fuzz/corpus/scanopts)
+	$(call run_fuzzer,header,$(FUZZ_SECONDS),$(FUZZ_BUILD)/corpus-header)
+
 # ---- set-up -----------------------------------------------------------------
 
 # Installs the Debian packages that are missing (apt-get update first: on a
@@ -133,7 +197,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory WERROR=1 check
 
 # The tests themselves, on what is built.
-check: unit integration
+check: unit integration fuzz-smoke
 
 unit: $(UNIT_TESTS)
 	@failed=0; for t in $(UNIT_TESTS); do \
@@ -169,7 +233,9 @@ clean:
 FORCE:
 
 .PHONY: all run demo test check unit integration deps test-deps install \
+        fuzz fuzz-smoke fuzzers \
         uninstall clean FORCE
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 -include $(wildcard $(BUILD)/*.d)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "classify.h"
 #include "extract.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/hraudit/hrauditd.ini"
@@ -33,6 +34,9 @@ struct config {
 		bool synchronous_full;
 	} database;
 	struct extract_filter filter;  /* [filter] description = GLOB, repeated */
+	/* [scan_type] rule = CODE COND..., repeated; first match wins, in file
+	 * order, then -o order.  None by default. */
+	struct classify_rules scan_type_rules;
 	struct {
 		int level;                   /* LOG_ERR .. LOG_DEBUG                */
 	} log;
@@ -52,11 +56,13 @@ int config_load(const char *path, struct config *cfg, char **errmsg);
 
 /*
  * Sets one key, "section.key=value" (the -o option of hrauditd): the same
- * checks as a file line.  Returns 0 or -EINVAL with *errmsg.
+ * checks as a file line.  A scan_type.rule is appended after the rules of
+ * the file.  Returns 0 or -EINVAL with *errmsg.
  */
 int config_override(struct config *cfg, const char *assignment, char **errmsg);
 
-/* Frees what config_load allocated (the filter patterns).  Accepts NULL. */
+/* Frees what config_load allocated (the filter patterns, the scan type
+ * rules).  Accepts NULL. */
 void config_release(struct config *cfg);
 
 #endif

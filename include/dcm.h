@@ -105,8 +105,9 @@ const struct dcm_item *dcm_item_child(const struct dcm_item *it, uint32_t tag,
                                       size_t index);
 
 /*
- * The block byte (0x10..0xFF) that private creator `creator` holds in
- * `group` of `it` (PS3.5 7.8.1): its elements are (group, block << 8 | ee).
+ * The block byte (0x10..0xFF) that private creator `creator` (an exact
+ * name, or an fnmatch(3) glob) holds in `group` of `it` (PS3.5 7.8.1): its
+ * elements are (group, block << 8 | ee).  The lowest block that matches.
  * Returns the byte, or -ENOENT.
  */
 int dcm_item_private_block(const struct dcm_item *it, uint16_t group,

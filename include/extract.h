@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "dcm.h"
+#include "raw.h"
 
 #define EXTRACT_UID_MAX 65      /* UI: 64 characters + NUL                   */
 #define EXTRACT_TEXT_MAX 257    /* LO/SH/CS values; UTF-8 may need more bytes */
@@ -22,6 +23,7 @@
 struct instance_info {
 	char sop_instance_uid[EXTRACT_UID_MAX];
 	char sop_class_uid[EXTRACT_UID_MAX];
+	double instance_number;              /* (0020,0013)                     */
 	char series_uid[EXTRACT_UID_MAX];
 	char study_uid[EXTRACT_UID_MAX];
 	char accession_number[EXTRACT_TEXT_MAX];
@@ -78,10 +80,22 @@ struct extract_filter {
 };
 
 /*
- * Fills `out` from the header.  Returns 0, or -EINVAL when the object lacks
- * the UIDs that identify it (SOP instance, series, study).
+ * Derives every field from raw material (raw.h): a header just gathered,
+ * or a series' stored material for `hraudit reparse`.  Never fails: what
+ * the material lacks stays NAN or "".  The instance's own identity (SOP
+ * Instance UID, Instance Number) is not part of raw material and is left
+ * as it was.
  */
-int extract_instance(const struct dcm_header *h, struct instance_info *out);
+void extract_derive(const struct raw *raw, struct instance_info *out);
+
+/*
+ * Gathers the raw material of a header into `raw` (emptied first) and
+ * derives `out` from it, with the instance's identity.  Returns 0, -EINVAL
+ * when the object lacks the UIDs that identify it (SOP instance, series,
+ * study), -ENOMEM.
+ */
+int extract_instance(const struct dcm_header *h, struct raw *raw,
+                     struct instance_info *out);
 
 /*
  * True when the instance belongs to a cardiac series: a heart-rate field,

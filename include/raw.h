@@ -10,7 +10,8 @@
  * Keys name where a value was read (all hexadecimal upper case):
  *   "0018,0022"                         top-level element
  *   "5200,9229/0018,9118/0018,1088"     first item of each sequence on the path
- *   "5200,9230/*" "/0018,9118/0018,1088"  every per-frame item: values joined by '\'
+ *   "5200,9230/ * /0018,9118/0018,1088"  (without the spaces) every
+ *                                       per-frame item: values joined by '\'
  *   "0045,GEMS_HELIOS_01,31"            private: group, creator, element byte
  *   "0049,GEMS_CT_CARDIAC_001,01/0049,GEMS_CT_CARDIAC_001,03"
  * Values: text for string VRs; binary VRs and UN as "XX:hex" (VR, then the

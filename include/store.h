@@ -49,14 +49,17 @@ enum store_outcome {
 
 /*
  * Records one received instance.  A cardiac instance creates its series row
- * if needed; any instance of a recorded series counts in it.  Fields the row
- * lacks are filled from the instance (the first value seen is kept).
+ * if needed; any instance of a recorded series counts in it.  raw_json is
+ * the instance's raw material (raw_to_json): instances that agree share a
+ * series_raw row.  The series row's derived columns show the material of
+ * the instance with the lowest Instance Number (ties: lowest material
+ * hash), so the row does not depend on the order of arrival.
  * received_utc: ISO 8601 time of arrival; calling_aet: sender's AE title.
  * Returns 0 with *outcome set, or -EBUSY (lock not obtained in time),
  * -ENOSPC (disk or database full), -EIO; the database is then unchanged.
  */
 int store_record(struct store *s, const struct instance_info *info,
-                 bool cardiac, const char *received_utc,
+                 const char *raw_json, bool cardiac, const char *received_utc,
                  const char *calling_aet, enum store_outcome *outcome,
                  char **errmsg);
 
@@ -72,6 +75,21 @@ typedef int (*store_row_fn)(void *ctx, int ncols, const char *const *names,
  */
 int store_query(struct store *s, const char *sql, const char *const *params,
                 size_t nparams, store_row_fn fn, void *ctx, char **errmsg);
+
+/* Re-derives one series' columns from its material: fills *info from raw
+ * (extract_derive, then classification).  Returns 0 or a negative errno. */
+typedef int (*store_derive_fn)(void *ctx, const struct raw *raw,
+                               struct instance_info *info);
+
+/*
+ * `hraudit reparse`: for every series, takes the winning material from
+ * series_raw, derives it again with fn and updates the columns that
+ * differ, all in one transaction.  *examined and *changed count series.
+ * Returns 0, or a negative errno with *errmsg (nothing changed then).
+ */
+int store_reparse(struct store *s, store_derive_fn fn, void *ctx,
+                  unsigned long *examined, unsigned long *changed,
+                  char **errmsg);
 
 /* The public column list of table `series`, in schema order, for the CLI. */
 extern const char *const store_series_columns[];

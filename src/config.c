@@ -38,6 +38,7 @@ enum config_type {
 	CONFIG_BOOL,    /* bool: yes|no|true|false|1|0                        */
 	CONFIG_ENUM,    /* int, or bool when the field is a bool              */
 	CONFIG_PATTERN, /* struct extract_filter; repeatable                  */
+	CONFIG_RULE,    /* struct classify_rules; repeatable, appends         */
 };
 
 struct config_enum_value {
@@ -123,6 +124,11 @@ static const struct config_key config_keys[] = {
 
 	{ "filter", "description", CONFIG_PATTERN, FIELD(filter),
 	  NULL, default_descriptions, 1, 1024, NULL, NULL },
+
+	/* No default rules: without them the scan type is inferred
+	 * (classify.c).  The length is checked by classify_rule_add(). */
+	{ "scan_type", "rule", CONFIG_RULE, FIELD(scan_type_rules),
+	  NULL, NULL, 0, 0, NULL, NULL },
 
 	{ "log", "level", CONFIG_ENUM, FIELD(log.level),
 	  "info", NULL, 0, 0, NULL, log_level_values },
@@ -358,7 +364,8 @@ static char *enum_names(const struct config_enum_value *values)
 
 /*
  * Parses `raw` (blanks around it ignored) and stores it in k's field of
- * cfg.  For CONFIG_PATTERN, `replace` drops the current list first.
+ * cfg.  For CONFIG_PATTERN, `replace` drops the current list first;
+ * CONFIG_RULE always appends.
  * Returns 0, or -EINVAL / -ENOMEM with *why set to a malloc'd message
  * naming the key ("port: '70000' is out of range 1..65535"), or NULL if
  * even that could not be allocated.  On error cfg is unaltered.
@@ -369,7 +376,7 @@ static int key_set(struct config *cfg, const struct config_key *k,
 	void *field = (char *)cfg + k->offset;
 	const struct config_enum_value *e;
 	const char *reason;
-	char *v, *names;
+	char *v, *names, *reason_msg = NULL;
 	unsigned u;
 	bool b;
 	size_t len;
@@ -460,6 +467,17 @@ static int key_set(struct config *cfg, const struct config_key *k,
 		if (r < 0)
 			goto out;
 		break;
+
+	case CONFIG_RULE:
+		r = classify_rule_add(field, v, &reason_msg);
+		if (r == -EINVAL) {
+			*why = msg_fmt("%s: %s", k->name, reason_msg);
+			free(reason_msg);
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+		break;
 	}
 	r = 0;
 out:
@@ -507,6 +525,7 @@ void config_release(struct config *cfg)
 	if (!cfg)
 		return;
 	patterns_free(&cfg->filter);
+	classify_rules_release(&cfg->scan_type_rules);
 }
 
 static void load_fail(struct load_ctx *ctx, unsigned line, int r,
@@ -618,7 +637,8 @@ static int load_handler(void *user, const char *section, const char *name,
 		return 0;
 	}
 	i = (size_t)(k - config_keys);
-	if (ctx->seen_line[i] && k->type != CONFIG_PATTERN) {
+	if (ctx->seen_line[i] && k->type != CONFIG_PATTERN &&
+	    k->type != CONFIG_RULE) {
 		load_fail(ctx, ctx->line, -EINVAL,
 		          "duplicate key '%s' in section [%s] (first set on "
 		          "line %u)", name, section, ctx->seen_line[i]);

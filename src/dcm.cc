@@ -27,6 +27,7 @@
 #include <new>
 #include <mutex>
 
+#include <fnmatch.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -75,6 +76,16 @@ static void set_err(char **errmsg, const char *fmt, ...)
 	*errmsg = s;
 }
 
+/* The toolkit's own logger would print warnings (such as "PixelData
+ * encountered, skipping rest of dataset", on every object) to stderr: the
+ * conditions it returns are logged by our callers instead. */
+static void quiet_toolkit(void)
+{
+	static std::once_flag once;
+
+	std::call_once(once, [] { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); });
+}
+
 /* ---- headers ------------------------------------------------------------ */
 
 static bool is_encapsulated_ts(const char *ts)
@@ -96,6 +107,37 @@ static E_TransferSyntax xfer_of(const char *ts)
 
 static void un_to_sequences(DcmItem *item, int depth);
 
+/* Deepest nesting we convert or descend into: bounds work on hostile input. */
+#define MAX_DEPTH 8
+#define MAX_CLAMP_DEPTH 64
+
+/*
+ * After a parse that stopped early, the element (and the items around it)
+ * being read when the bytes ran out holds a partial value: drop everything
+ * not completely read, so that what remains is exactly what arrived whole.
+ */
+static void prune_partial(DcmItem *item, int depth)
+{
+	for (unsigned long i = item->card(); i-- > 0;) {
+		DcmElement *e = item->getElement(i);
+
+		if (e->transferState() != ERW_ready) {
+			delete item->remove(e);
+			continue;
+		}
+		if (e->ident() == EVR_SQ && depth < 64) {
+			DcmSequenceOfItems *sq = OFstatic_cast(DcmSequenceOfItems *, e);
+			for (unsigned long k = sq->card(); k-- > 0;) {
+				DcmItem *it = sq->getItem(k);
+				if (it->transferState() != ERW_ready)
+					delete sq->remove(it);
+				else
+					prune_partial(it, depth + 1);
+			}
+		}
+	}
+}
+
 static void to_utf8(DcmDataset *ds)
 {
 	OFString cs;
@@ -108,6 +150,95 @@ static void to_utf8(DcmDataset *ds)
 	(void)ds->convertToUTF8();
 }
 
+/*
+ * DCMTK allocates an element's declared length before it reads the value,
+ * so a few bytes declaring 2 GiB cost 2 GiB.  Before parsing, we walk the
+ * element headers ourselves (PS3.5 7.1, 7.5) and cut the buffer at the
+ * first element whose value would run past its container or past the end:
+ * what comes before is parsed, nothing absurd is allocated.
+ * Returns the length to parse; *damaged tells a cut for a bad length from
+ * the normal end of a header at Pixel Data.
+ */
+/* Whether an explicit VR element has a 4-byte length (PS3.5 7.1.2) as the
+ * toolkit reads it: asked of the toolkit itself, which also knows its own
+ * rules for unknown and internal VR names. */
+static bool long_length_vr(const char vr[3])
+{
+	return DcmVR(vr).usesExtendedLengthEncoding();
+}
+
+static size_t clamp_lengths(const Uint8 *b, size_t len, bool explicit_vr,
+                            bool big_endian, bool *damaged)
+{
+	size_t ends[MAX_CLAMP_DEPTH + 1];
+	size_t depth = 0, p = 0;
+
+	ends[0] = len;
+	while (p < len) {
+		while (depth > 0 && p >= ends[depth])
+			depth--;
+		size_t end = ends[depth];
+		if (p + 8 > end)
+			return *damaged = true, p;
+		auto u16 = [&](size_t at) -> Uint32 {
+			return big_endian ? (Uint32)(b[at] << 8 | b[at + 1])
+			                  : (Uint32)(b[at] | b[at + 1] << 8);
+		};
+		auto u32 = [&](size_t at) -> Uint32 {
+			return big_endian ? ((Uint32)b[at] << 24 | (Uint32)b[at + 1] << 16 |
+			                     (Uint32)b[at + 2] << 8 | b[at + 3])
+			                  : ((Uint32)b[at] | (Uint32)b[at + 1] << 8 |
+			                     (Uint32)b[at + 2] << 16 | (Uint32)b[at + 3] << 24);
+		};
+		/* items and delimiters have no VR in any transfer syntax */
+		Uint32 group = u16(p), elem = u16(p + 2);
+		size_t hdr;
+		Uint32 vlen;
+		bool container = false;
+
+		if (group == 0xFFFE) {
+			hdr = 8;
+			vlen = u32(p + 4);
+			if (elem == 0xE000)
+				container = true;        /* an item */
+			else
+				vlen = 0;                /* delimiters carry no value */
+		} else if (explicit_vr) {
+			char vr[3] = {(char)b[p + 4], (char)b[p + 5], 0};
+			if (long_length_vr(vr)) {
+				if (p + 12 > end)
+					return *damaged = true, p;
+				hdr = 12;
+				vlen = u32(p + 8);
+			} else {
+				hdr = 8;
+				vlen = u16(p + 6);
+			}
+			container = strcmp(vr, "SQ") == 0;
+		} else {
+			hdr = 8;
+			vlen = u32(p + 4);
+		}
+		/* Pixel Data: nothing after it is needed, so the toolkit never
+		 * sees it (its own stop at this tag still reads some values). */
+		if (depth == 0 && group == 0x7FE0 && elem == 0x0010)
+			return p;   /* the end of the header, not damage */
+		if (vlen == 0xFFFFFFFF) {            /* undefined length: look inside */
+			p += hdr;
+			continue;
+		}
+		if (p + hdr + vlen > end)
+			return *damaged = true, p;
+		if (container && depth < MAX_CLAMP_DEPTH) {
+			ends[++depth] = p + hdr + vlen;
+			p += hdr;
+			continue;
+		}
+		p += hdr + vlen;
+	}
+	return len;
+}
+
 extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
                                 struct dcm_header **out, bool *truncated,
                                 char **errmsg)
@@ -117,13 +248,20 @@ extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
 
 	*out = NULL;
 	try {
+		quiet_toolkit();
 		E_TransferSyntax x = xfer_of(ts_uid ? ts_uid : UID_LittleEndianImplicitTransferSyntax);
 		if (x == EXS_Unknown) {
 			set_err(errmsg, "unknown transfer syntax '%s'", ts_uid);
 			return -EINVAL;
 		}
+		size_t usable = len;
+		bool damaged = false;
+		if (x != EXS_DeflatedLittleEndianExplicit)
+			usable = clamp_lengths((const Uint8 *)buf, len,
+			                       x != EXS_LittleEndianImplicit,
+			                       x == EXS_BigEndianExplicit, &damaged);
 		DcmInputBufferStream in;
-		in.setBuffer(buf, (offile_off_t)len);
+		in.setBuffer(buf, (offile_off_t)usable);
 		in.setEos();
 		if (x == EXS_DeflatedLittleEndianExplicit &&
 		    in.installCompressionFilter(ESC_zlib).bad()) {
@@ -135,15 +273,19 @@ extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
 		h->ds->transferInit();
 		OFCondition c = h->ds->readUntilTag(in, x, EGL_noChange,
 		                                    DCM_MaxReadLength, DCM_PixelData);
+		if (c.bad())
+			prune_partial(h->ds, 0);
 		h->ds->transferEnd();
 		if (truncated)
 			*truncated = false;
-		if (c.bad() && c != EC_StreamNotifyClient && h->ds->card() == 0) {
+		if (c.bad() && h->ds->card() == 0) {
 			set_err(errmsg, "not a dicom data set: %s", c.text());
 			r = -EINVAL;
 			goto fail;
 		}
-		if (c == EC_StreamNotifyClient && truncated)
+		/* Elements parsed before a cut or a broken element are kept:
+		 * what lies before the damage is still the object's header. */
+		if ((c.bad() || damaged) && truncated)
 			*truncated = true;
 		un_to_sequences(h->ds, 0);
 		to_utf8(h->ds);
@@ -165,7 +307,13 @@ extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
                                     char **errmsg)
 {
 	*out = NULL;
+	if (access(path, R_OK) < 0) {
+		int e = errno;
+		set_err(errmsg, "cannot read '%s': %s", path, strerror(e));
+		return -e;
+	}
 	try {
+		quiet_toolkit();
 		DcmFileFormat ff;
 		OFCondition c = ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange,
 		                                    DCM_MaxReadLength, ERM_autoDetect,
@@ -226,8 +374,6 @@ extern "C" int dcm_header_string(const struct dcm_header *h, uint32_t tag,
 	}
 }
 
-/* Deepest nesting we convert or descend into: bounds work on hostile input. */
-#define MAX_DEPTH 8
 
 /*
  * A UN element whose value starts with an Item tag (FFFE,E000) is a
@@ -266,6 +412,9 @@ static void un_to_sequences(DcmItem *item, int depth)
 		static const Uint8 seq_end[8] = {0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0};
 		memcpy(b + 8 + len, seq_end, 8);
 
+		bool damaged = false;
+		if (clamp_lengths(b + 8, len, false, false, &damaged) < len || damaged)
+			continue;   /* a broken inner length: leave it as UN */
 		DcmDataset tmp;
 		DcmInputBufferStream in;
 		in.setBuffer(b, (offile_off_t)buf.size());
@@ -432,7 +581,8 @@ extern "C" int dcm_item_private_block(const struct dcm_item *it, uint16_t group,
 			size_t z = v.find_last_not_of(" \0");
 			if (a == OFString_npos || z == OFString_npos)
 				continue;
-			if (v.substr(a, z - a + 1) == creator)
+			/* a creator may be given as a glob: Siemens varies it */
+			if (fnmatch(creator, v.substr(a, z - a + 1).c_str(), 0) == 0)
 				return (int)key.getElement();
 		}
 	} catch (...) {
@@ -449,9 +599,7 @@ extern "C" int dcm_net_init(const struct dcm_net_config *cfg,
 
 	*out = NULL;
 	try {
-		/* The toolkit's own logger would print to stderr; we log the
-		 * conditions it returns instead. */
-		OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+		quiet_toolkit();
 		if (!dcmDataDict.isDictionaryLoaded()) {
 			set_err(errmsg, "dicom data dictionary not loaded (DCMDICTPATH?)");
 			return -EIO;

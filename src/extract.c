@@ -1,9 +1,21 @@
 /*
- * extract.c - one header -> struct instance_info (include/extract.h).
+ * extract.c - raw material -> struct instance_info (include/extract.h).
  *
- * Reads only the attributes the audit needs; the patient module is never
- * touched.  Heart rate comes from Siemens Scan Options tokens (scanopts.c)
- * and the standard Heart Rate (0018,1088).
+ * Only raw_gather() (raw.c) reads DICOM; everything here works on the
+ * gathered text, so the same code serves an arriving object and
+ * `hraudit reparse` over years of stored material.  The patient module is
+ * never gathered, so it cannot reach the database.
+ *
+ * Heart rate, in order of preference (the first source that has it wins;
+ * hr_source names it):
+ *   scan_options      Siemens tokens OSCRATEMIN/MAX/AVG/VAR (0018,0022), or
+ *                     the private (0021,xx5C) of XA software
+ *   heart_rate        Heart Rate (0018,1088)
+ *   cardiac_sync_seq  Enhanced CT: Heart Rate in the Cardiac Synchronization
+ *                     Sequence, per-frame values summarised (min, max, mean)
+ *   ge_private        GEMS_CT_CARDIAC_001 (0049): HR prior to confirm (avg,
+ *                     min, max, std dev); else GEMS_HELIOS_01 (0045,xx31)
+ *   canon_private     TOSHIBA_MEC_CT3 (7005,xx03): 60000 / mean R-R (ms)
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -17,53 +29,177 @@
 #include "extract.h"
 #include "scanopts.h"
 
-/* Attributes read (PS3.6 tags). */
-#define TAG_SOP_CLASS_UID        DCM_TAG(0x0008, 0x0016)
-#define TAG_SOP_INSTANCE_UID     DCM_TAG(0x0008, 0x0018)
-#define TAG_STUDY_DATE           DCM_TAG(0x0008, 0x0020)
-#define TAG_STUDY_TIME           DCM_TAG(0x0008, 0x0030)
-#define TAG_ACCESSION_NUMBER     DCM_TAG(0x0008, 0x0050)
-#define TAG_MODALITY             DCM_TAG(0x0008, 0x0060)
-#define TAG_MANUFACTURER         DCM_TAG(0x0008, 0x0070)
-#define TAG_INSTITUTION          DCM_TAG(0x0008, 0x0080)
-#define TAG_STATION_NAME         DCM_TAG(0x0008, 0x1010)
-#define TAG_STUDY_DESCRIPTION    DCM_TAG(0x0008, 0x1030)
-#define TAG_SERIES_DESCRIPTION   DCM_TAG(0x0008, 0x103E)
-#define TAG_MODEL                DCM_TAG(0x0008, 0x1090)
-#define TAG_PATIENT_WEIGHT       DCM_TAG(0x0010, 0x1030)
-#define TAG_SCAN_OPTIONS         DCM_TAG(0x0018, 0x0022)
-#define TAG_KVP                  DCM_TAG(0x0018, 0x0060)
-#define TAG_HEART_RATE           DCM_TAG(0x0018, 0x1088)
-#define TAG_PROTOCOL_NAME        DCM_TAG(0x0018, 0x1030)
-#define TAG_SPIRAL_PITCH_FACTOR  DCM_TAG(0x0018, 0x9311)
-#define TAG_CTDIVOL              DCM_TAG(0x0018, 0x9345)
-#define TAG_STUDY_UID            DCM_TAG(0x0020, 0x000D)
-#define TAG_SERIES_UID           DCM_TAG(0x0020, 0x000E)
-#define TAG_SERIES_NUMBER        DCM_TAG(0x0020, 0x0011)
+#define SHARED    "5200,9229/"
+#define PER_FRAME "5200,9230/*/"
+#define SYNC      "0018,9118/"
+#define GE_HELIOS "0045,GEMS_HELIOS_01,"
+#define GE_CARDIAC "0049,GEMS_CT_CARDIAC_001,01/0049,GEMS_CT_CARDIAC_001,"
+#define CANON     "7005,TOSHIBA_MEC_CT3,"
 
-static void get_text(const struct dcm_header *h, uint32_t tag, char *buf, size_t size)
+/* ---- reading values --------------------------------------------------------- */
+
+static void get_text(const struct raw *raw, const char *key, char *buf, size_t size)
 {
-	if (dcm_header_string(h, tag, buf, size) < 0)
-		buf[0] = '\0';
+	const char *v = raw_get(raw, key);
+
+	snprintf(buf, size, "%s", v && !(isupper((unsigned char)v[0]) &&
+	         isupper((unsigned char)v[1]) && v[2] == ':') ? v : "");
 }
 
-/* First value of a numeric attribute (DS, IS, FD...); NAN when absent or
- * not a finite number. */
-static double get_num(const struct dcm_header *h, uint32_t tag)
+/* Parses a decimal number filling the whole of s[0..n) (spaces around are
+ * allowed, as in DS and IS); NAN otherwise. */
+static double parse_number(const char *s, size_t n)
 {
 	char buf[64], *end;
 	double v;
 
-	if (dcm_header_string(h, tag, buf, sizeof buf) < 0)
+	while (n > 0 && *s == ' ')
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '%'))
+		n--;
+	if (n == 0 || n >= sizeof buf)
 		return NAN;
-	buf[strcspn(buf, "\\")] = '\0';
+	memcpy(buf, s, n);
+	buf[n] = '\0';
 	errno = 0;
 	v = strtod(buf, &end);
-	while (*end == ' ')
-		end++;
 	if (end == buf || *end || errno || !isfinite(v))
 		return NAN;
 	return v;
+}
+
+/*
+ * One value, text or "XX:hex".  Binary VRs decode as their type; UN (a
+ * private element the sender did not know) as a float when `un_float` and
+ * four bytes long, else as text.
+ */
+static double decode_one(const char *s, size_t n, bool un_float)
+{
+	unsigned char b[8];
+	char tmp[80];
+	int len;
+
+	if (n < 3 || !(isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
+	               s[2] == ':'))
+		return parse_number(s, n);
+	if (n >= sizeof tmp)
+		return NAN;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	len = raw_decode_bytes(tmp, b, sizeof b);
+	if (len < 0)
+		return NAN;
+	if (strncmp(tmp, "FL", 2) == 0 || (strncmp(tmp, "UN", 2) == 0 && un_float)) {
+		float f;
+		if (len < 4)
+			return NAN;
+		memcpy(&f, b, 4);
+		return isfinite(f) ? f : NAN;
+	}
+	if (strncmp(tmp, "FD", 2) == 0 && len >= 8) {
+		double d;
+		memcpy(&d, b, 8);
+		return isfinite(d) ? d : NAN;
+	}
+	if (strncmp(tmp, "US", 2) == 0 && len >= 2)
+		return b[0] | b[1] << 8;
+	if (strncmp(tmp, "UL", 2) == 0 && len >= 4)
+		return (double)((unsigned long)b[0] | (unsigned long)b[1] << 8 |
+		                (unsigned long)b[2] << 16 | (unsigned long)b[3] << 24);
+	if (strncmp(tmp, "UN", 2) == 0 || strncmp(tmp, "OB", 2) == 0)
+		return parse_number((const char *)b, (size_t)len);
+	return NAN;
+}
+
+/* Summary of the values of one key ('\'-separated: values or frames). */
+struct summary {
+	unsigned n;
+	double min, max, sum, first;
+};
+
+static struct summary summarise(const struct raw *raw, const char *key, bool un_float)
+{
+	struct summary s = {0, NAN, NAN, 0, NAN};
+	const char *v = raw_get(raw, key), *p;
+
+	if (!v)
+		return s;
+	/* a whole "UN:hex" may hold several floats: no separators in hex */
+	if (un_float && strncmp(v, "UN:", 3) == 0) {
+		unsigned char b[64];
+		int len = raw_decode_bytes(v, b, sizeof b);
+
+		for (int i = 0; i + 4 <= len; i += 4) {
+			float f;
+			memcpy(&f, b + i, 4);
+			if (!isfinite(f))
+				continue;
+			if (s.n++ == 0)
+				s.min = s.max = s.first = f;
+			s.min = fmin(s.min, f);
+			s.max = fmax(s.max, f);
+			s.sum += f;
+		}
+		return s;
+	}
+	for (p = v;; ) {
+		size_t len = strcspn(p, "\\");
+		double d = decode_one(p, len, un_float);
+
+		if (!isnan(d)) {
+			if (s.n++ == 0)
+				s.min = s.max = s.first = d;
+			s.min = fmin(s.min, d);
+			s.max = fmax(s.max, d);
+			s.sum += d;
+		}
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	return s;
+}
+
+static double first_num(const struct raw *raw, const char *key)
+{
+	return summarise(raw, key, false).first;
+}
+
+/* First of: key at top level, in the shared groups, mean over frames. */
+static double fg_num(const struct raw *raw, const char *top, const char *fg)
+{
+	char key[96];
+	struct summary s;
+	double v = top ? first_num(raw, top) : NAN;
+
+	if (!isnan(v))
+		return v;
+	snprintf(key, sizeof key, SHARED "%s", fg);
+	v = first_num(raw, key);
+	if (!isnan(v))
+		return v;
+	snprintf(key, sizeof key, PER_FRAME "%s", fg);
+	s = summarise(raw, key, false);
+	return s.n ? s.sum / s.n : NAN;
+}
+
+static void fg_text(const struct raw *raw, const char *top, const char *fg,
+                    char *buf, size_t size)
+{
+	char key[96];
+	const char *v;
+
+	get_text(raw, top, buf, size);
+	if (buf[0])
+		return;
+	snprintf(key, sizeof key, SHARED "%s", fg);
+	get_text(raw, key, buf, size);
+	if (buf[0])
+		return;
+	snprintf(key, sizeof key, PER_FRAME "%s", fg);
+	v = raw_get(raw, key);
+	if (v)   /* the first frame's value */
+		snprintf(buf, size, "%.*s", (int)strcspn(v, "\\"), v);
 }
 
 static bool all_digits(const char *s, size_t n)
@@ -74,6 +210,11 @@ static bool all_digits(const char *s, size_t n)
 	return true;
 }
 
+static int two(const char *s)
+{
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
 /* DA "YYYYMMDD" (also the old "YYYY.MM.DD") -> "YYYY-MM-DD"; else "". */
 static void format_date(const char *da, char out[11])
 {
@@ -81,10 +222,15 @@ static void format_date(const char *da, char out[11])
 	size_t n = 0;
 
 	out[0] = '\0';
-	for (const char *p = da; *p && n < sizeof d; p++)
-		if (*p != '.')
-			d[n++] = *p;
-	if (n != 8 || !all_digits(d, 8))
+	for (const char *p = da; *p; p++) {
+		if (*p == '.')
+			continue;
+		if (n == 8)
+			return;        /* extra digits: not a date */
+		d[n++] = *p;
+	}
+	if (n != 8 || !all_digits(d, 8) || two(d + 4) < 1 || two(d + 4) > 12 ||
+	    two(d + 6) < 1 || two(d + 6) > 31)
 		return;
 	snprintf(out, 11, "%.4s-%.2s-%.2s", d, d + 4, d + 6);
 }
@@ -96,61 +242,198 @@ static void format_time(const char *tm, char out[9])
 	size_t n = 0;
 
 	out[0] = '\0';
-	for (const char *p = tm; *p && *p != '.' && n < 6; p++) {
+	for (const char *p = tm; *p && *p != '.'; p++) {
 		if (*p == ':')
 			continue;
+		if (n == 6)
+			return;        /* extra digits: not a time */
 		t[n++] = *p;
 	}
-	if (n < 2 || n % 2 || !all_digits(t, 6))
+	/* seconds up to 60: PS3.5 6.2 allows a leap second */
+	if (n < 2 || n % 2 || !all_digits(t, 6) || two(t) > 23 || two(t + 2) > 59 ||
+	    two(t + 4) > 60)
 		return;
 	snprintf(out, 9, "%.2s:%.2s:%.2s", t, t + 2, t + 4);
 }
 
-int extract_instance(const struct dcm_header *h, struct instance_info *out)
+/* ---- heart rate ------------------------------------------------------------- */
+
+static void heart_rate(const struct raw *raw, struct instance_info *o,
+                       const struct scanopts *so)
+{
+	struct summary s;
+
+	if (!isnan(so->hr_avg_bpm) || !isnan(so->hr_min_bpm) || !isnan(so->hr_max_bpm)) {
+		o->hr_min_bpm = so->hr_min_bpm;
+		o->hr_max_bpm = so->hr_max_bpm;
+		o->hr_avg_bpm = so->hr_avg_bpm;
+		o->hr_var_bpm = so->hr_var_bpm;
+		strcpy(o->hr_source, "scan_options");
+		return;
+	}
+	if (!isnan(o->heart_rate_bpm) && raw_get(raw, "0018,1088")) {
+		o->hr_avg_bpm = o->heart_rate_bpm;
+		strcpy(o->hr_source, "heart_rate");
+		return;
+	}
+	s = summarise(raw, PER_FRAME SYNC "0018,1088", false);
+	if (s.n == 0)
+		s = summarise(raw, SHARED SYNC "0018,1088", false);
+	if (s.n > 0 && s.max > 0) {
+		o->hr_min_bpm = s.min;
+		o->hr_max_bpm = s.max;
+		o->hr_avg_bpm = s.sum / s.n;
+		strcpy(o->hr_source, "cardiac_sync_seq");
+		return;
+	}
+	o->hr_avg_bpm = summarise(raw, GE_CARDIAC "03", true).first;
+	if (!isnan(o->hr_avg_bpm)) {
+		o->hr_min_bpm = summarise(raw, GE_CARDIAC "04", true).first;
+		o->hr_max_bpm = summarise(raw, GE_CARDIAC "05", true).first;
+		o->hr_var_bpm = summarise(raw, GE_CARDIAC "06", true).first;
+		strcpy(o->hr_source, "ge_private");
+		return;
+	}
+	o->hr_avg_bpm = first_num(raw, GE_HELIOS "31");
+	if (!isnan(o->hr_avg_bpm) && o->hr_avg_bpm > 0) {
+		strcpy(o->hr_source, "ge_private");
+		return;
+	}
+	o->hr_avg_bpm = NAN;
+	{
+		double rr = first_num(raw, CANON "03");   /* mean R-R, ms */
+		if (!isnan(rr) && rr > 0) {
+			o->hr_avg_bpm = round(60000.0 / rr * 10) / 10;
+			if (isnan(o->rr_interval_ms))
+				o->rr_interval_ms = rr;
+			strcpy(o->hr_source, "canon_private");
+		}
+	}
+}
+
+/* ---- derivation ------------------------------------------------------------- */
+
+static void set_nan(struct instance_info *o)
+{
+	double *nums[] = {
+		&o->series_number, &o->patient_weight_kg, &o->kvp, &o->ctdivol_mgy,
+		&o->pitch, &o->hr_min_bpm, &o->hr_max_bpm, &o->hr_avg_bpm,
+		&o->hr_var_bpm, &o->heart_rate_bpm, &o->phase_percent,
+		&o->rr_interval_ms, &o->pulsing_start_percent,
+		&o->pulsing_end_percent, &o->rr_low_ms, &o->rr_high_ms,
+		&o->intervals_acquired, &o->intervals_rejected,
+		&o->trigger_time_ms, &o->single_collimation_mm,
+		&o->total_collimation_mm, &o->frames,
+	};
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+		*nums[i] = NAN;
+}
+
+void extract_derive(const struct raw *raw, struct instance_info *o)
 {
 	char buf[64];
 	struct scanopts so;
+	const char *scan_options;
 
-	memset(out, 0, sizeof *out);
-	get_text(h, TAG_SOP_INSTANCE_UID, out->sop_instance_uid, sizeof out->sop_instance_uid);
-	get_text(h, TAG_SOP_CLASS_UID, out->sop_class_uid, sizeof out->sop_class_uid);
-	get_text(h, TAG_SERIES_UID, out->series_uid, sizeof out->series_uid);
-	get_text(h, TAG_STUDY_UID, out->study_uid, sizeof out->study_uid);
-	get_text(h, TAG_ACCESSION_NUMBER, out->accession_number, sizeof out->accession_number);
-	get_text(h, TAG_STUDY_DATE, buf, sizeof buf);
-	format_date(buf, out->study_date);
-	get_text(h, TAG_STUDY_TIME, buf, sizeof buf);
-	format_time(buf, out->study_time);
-	get_text(h, TAG_MODALITY, out->modality, sizeof out->modality);
-	get_text(h, TAG_MANUFACTURER, out->manufacturer, sizeof out->manufacturer);
-	get_text(h, TAG_MODEL, out->model, sizeof out->model);
-	get_text(h, TAG_STATION_NAME, out->station_name, sizeof out->station_name);
-	get_text(h, TAG_INSTITUTION, out->institution, sizeof out->institution);
-	get_text(h, TAG_STUDY_DESCRIPTION, out->study_description, sizeof out->study_description);
-	get_text(h, TAG_SERIES_DESCRIPTION, out->series_description, sizeof out->series_description);
-	get_text(h, TAG_PROTOCOL_NAME, out->protocol_name, sizeof out->protocol_name);
-	get_text(h, TAG_SCAN_OPTIONS, out->scan_options, sizeof out->scan_options);
-	out->series_number = get_num(h, TAG_SERIES_NUMBER);
-	out->patient_weight_kg = get_num(h, TAG_PATIENT_WEIGHT);
-	out->kvp = get_num(h, TAG_KVP);
-	out->ctdivol_mgy = get_num(h, TAG_CTDIVOL);
-	out->pitch = get_num(h, TAG_SPIRAL_PITCH_FACTOR);
-	out->heart_rate_bpm = get_num(h, TAG_HEART_RATE);
+	/* keep the identity (not raw material), reset everything else */
+	{
+		struct instance_info keep = *o;
+		memset(o, 0, sizeof *o);
+		memcpy(o->sop_instance_uid, keep.sop_instance_uid, sizeof o->sop_instance_uid);
+		o->instance_number = keep.instance_number;
+	}
+	set_nan(o);
+
+	get_text(raw, "0008,0016", o->sop_class_uid, sizeof o->sop_class_uid);
+	get_text(raw, "0020,000E", o->series_uid, sizeof o->series_uid);
+	get_text(raw, "0020,000D", o->study_uid, sizeof o->study_uid);
+	get_text(raw, "0008,0050", o->accession_number, sizeof o->accession_number);
+	get_text(raw, "0008,0020", buf, sizeof buf);
+	format_date(buf, o->study_date);
+	get_text(raw, "0008,0030", buf, sizeof buf);
+	format_time(buf, o->study_time);
+	get_text(raw, "0008,0060", o->modality, sizeof o->modality);
+	get_text(raw, "0008,0070", o->manufacturer, sizeof o->manufacturer);
+	get_text(raw, "0008,1090", o->model, sizeof o->model);
+	get_text(raw, "0008,1010", o->station_name, sizeof o->station_name);
+	get_text(raw, "0008,0080", o->institution, sizeof o->institution);
+	get_text(raw, "0008,1030", o->study_description, sizeof o->study_description);
+	get_text(raw, "0008,103E", o->series_description, sizeof o->series_description);
+	get_text(raw, "0018,1030", o->protocol_name, sizeof o->protocol_name);
+
+	/* Scan Options: the standard attribute, else Siemens XA's private one */
+	scan_options = raw_get(raw, "0018,0022");
+	if (!scan_options)
+		scan_options = raw_get(raw, "0021,SIEMENS*,5C");
+	if (scan_options && !(isupper((unsigned char)scan_options[0]) &&
+	                      isupper((unsigned char)scan_options[1]) &&
+	                      scan_options[2] == ':'))
+		snprintf(o->scan_options, sizeof o->scan_options, "%s", scan_options);
+
+	o->series_number = first_num(raw, "0020,0011");
+	o->patient_weight_kg = first_num(raw, "0010,1030");
+	o->kvp = first_num(raw, "0018,0060");
+	o->frames = first_num(raw, "0028,0008");
+	o->ctdivol_mgy = fg_num(raw, "0018,9345", "0018,9321/0018,9345");
+	o->pitch = fg_num(raw, "0018,9311", "0018,9308/0018,9311");
+	o->single_collimation_mm = fg_num(raw, "0018,9306", "0018,9304/0018,9306");
+	o->total_collimation_mm = fg_num(raw, "0018,9307", "0018,9304/0018,9307");
+	fg_text(raw, "0018,9302", "0018,9301/0018,9302", o->acquisition_type,
+	        sizeof o->acquisition_type);
+	fg_text(raw, "0018,9323", "0018,9321/0018,9323", o->exposure_modulation,
+	        sizeof o->exposure_modulation);
+
+	o->heart_rate_bpm = fg_num(raw, "0018,1088", SYNC "0018,1088");
 	/* Heart Rate 0 is what some scanners write for "no ECG". */
-	if (out->heart_rate_bpm <= 0)
-		out->heart_rate_bpm = NAN;
+	if (!(o->heart_rate_bpm > 0))
+		o->heart_rate_bpm = NAN;
+	o->rr_low_ms = fg_num(raw, "0018,1081", SYNC "0018,1081");
+	o->rr_high_ms = fg_num(raw, "0018,1082", SYNC "0018,1082");
+	o->intervals_acquired = fg_num(raw, "0018,1083", SYNC "0018,1083");
+	o->intervals_rejected = fg_num(raw, "0018,1084", SYNC "0018,1084");
+	o->trigger_time_ms = fg_num(raw, "0018,1060", SYNC "0020,9153");
 
-	scanopts_parse(out->scan_options, &so);
-	out->hr_min_bpm = so.hr_min_bpm;
-	out->hr_max_bpm = so.hr_max_bpm;
-	out->hr_avg_bpm = so.hr_avg_bpm;
-	out->hr_var_bpm = so.hr_var_bpm;
-	out->phase_percent = so.phase_percent;
-	out->rr_interval_ms = so.rr_interval_ms;
-	out->pulsing_start_percent = so.pulsing_start_percent;
-	out->pulsing_end_percent = so.pulsing_end_percent;
-	out->cardiac_tokens = so.cardiac;
+	scanopts_parse(o->scan_options, &so);
+	o->cardiac_tokens = so.cardiac;
+	o->sequential = so.sequential || strcmp(o->acquisition_type, "SEQUENCED") == 0;
+	o->triggered = so.triggered;
+	o->pulsing_start_percent = so.pulsing_start_percent;
+	o->pulsing_end_percent = so.pulsing_end_percent;
+	o->rr_interval_ms = so.rr_interval_ms;
+	if (isnan(o->rr_interval_ms))
+		o->rr_interval_ms = fg_num(raw, NULL, SYNC "0020,9251");
 
+	/* Phase: Siemens token, else Nominal Percentage of Cardiac Phase, else
+	 * GE's PctRpeakDelay, else Canon's gating phase ("80% "). */
+	o->phase_percent = so.phase_percent;
+	if (isnan(o->phase_percent))
+		o->phase_percent = fg_num(raw, "0020,9241", SYNC "0020,9241");
+	if (isnan(o->phase_percent))
+		o->phase_percent = first_num(raw, GE_HELIOS "33");
+	if (isnan(o->phase_percent))
+		o->phase_percent = first_num(raw, CANON "04");
+
+	heart_rate(raw, o, &so);
+}
+
+int extract_instance(const struct dcm_header *h, struct raw *raw,
+                     struct instance_info *out)
+{
+	char buf[80];
+	int r;
+
+	raw_release(raw);
+	r = raw_gather(h, raw);
+	if (r < 0)
+		return r;
+	memset(out, 0, sizeof *out);
+	if (dcm_header_string(h, DCM_TAG(0x0008, 0x0018), out->sop_instance_uid,
+	                      sizeof out->sop_instance_uid) < 0)
+		out->sop_instance_uid[0] = '\0';
+	out->instance_number = NAN;
+	if (dcm_header_string(h, DCM_TAG(0x0020, 0x0013), buf, sizeof buf) > 0)
+		out->instance_number = parse_number(buf, strcspn(buf, "\\"));
+	extract_derive(raw, out);
 	if (!out->sop_instance_uid[0] || !out->series_uid[0] || !out->study_uid[0])
 		return -EINVAL;
 	return 0;
@@ -159,9 +442,8 @@ int extract_instance(const struct dcm_header *h, struct instance_info *out)
 bool extract_is_cardiac(const struct instance_info *in,
                         const struct extract_filter *filter)
 {
-	if (in->cardiac_tokens || !isnan(in->heart_rate_bpm) ||
-	    !isnan(in->hr_avg_bpm) || !isnan(in->hr_min_bpm) ||
-	    !isnan(in->hr_max_bpm))
+	if (in->cardiac_tokens || in->hr_source[0] || !isnan(in->heart_rate_bpm) ||
+	    strstr(in->exposure_modulation, "ECG"))
 		return true;
 	if (!in->series_description[0] || !filter)
 		return false;

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classify.h"
 #include "config.h"
+#include "extract.h"
 #include "output.h"
 #include "store.h"
 
@@ -22,6 +24,7 @@
 struct cli {
 	const char *db_path;
 	const char *config_path;
+	struct config cfg;
 	struct store *store;
 };
 
@@ -34,6 +37,8 @@ static void usage(FILE *f)
 	        "  series [--format table|csv|json]   the recorded series, oldest first\n"
 	        "  export [--format csv|json] [-o FILE]\n"
 	        "                                     every column of every series\n"
+	        "  reparse                            re-derive every column from the\n"
+	        "                                     stored raw material (series_raw)\n"
 	        "\n"
 	        "options:\n"
 	        "  --db PATH       database (default: [database] path of the configuration)\n"
@@ -49,32 +54,42 @@ static int bad_usage(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Opens the database named by --db, or by the configuration. */
-static int open_store(struct cli *cli)
+/* Loads the configuration: -f, else the default file when it is there
+ * (with --db the database needs none).  Returns 0 or an exit status. */
+static int load_config(struct cli *cli)
 {
-	struct store_options opt = {.readonly = true, .busy_timeout_ms = 5000};
-	struct config cfg;
+	const char *path = cli->config_path ? cli->config_path : CONFIG_DEFAULT_PATH;
 	char *err = NULL;
 	int r;
 
-	if (cli->db_path) {
-		config_defaults(&cfg);
-	} else {
-		r = config_load(cli->config_path ? cli->config_path : CONFIG_DEFAULT_PATH,
-		                &cfg, &err);
-		if (r < 0) {
-			fprintf(stderr, "hraudit: %s\n", err ? err : "bad configuration");
-			if (!cli->config_path && r == -ENOENT)
-				fprintf(stderr, "hraudit: name the database with --db PATH\n");
-			goto out;
-		}
+	if (!cli->config_path && cli->db_path && access(path, F_OK) < 0)
+		return 0;   /* the defaults (main) */
+	config_release(&cli->cfg);
+	r = config_load(path, &cli->cfg, &err);
+	if (r < 0) {
+		fprintf(stderr, "hraudit: %s\n", err ? err : "bad configuration");
+		if (!cli->config_path && r == -ENOENT)
+			fprintf(stderr, "hraudit: name the database with --db PATH\n");
+		free(err);
+		return 1;
 	}
-	r = store_open(cli->db_path ? cli->db_path : cfg.database.path, &opt,
+	return 0;
+}
+
+/* Opens the database named by --db, or by the configuration. */
+static int open_store(struct cli *cli, bool writable)
+{
+	struct store_options opt = {.readonly = !writable, .busy_timeout_ms = 5000,
+	                            .synchronous_full = true};
+	char *err = NULL;
+	int r;
+
+	if (load_config(cli) != 0)
+		return -EINVAL;
+	r = store_open(cli->db_path ? cli->db_path : cli->cfg.database.path, &opt,
 	               &cli->store, &err);
 	if (r < 0)
 		fprintf(stderr, "hraudit: %s\n", err ? err : "cannot open database");
-out:
-	config_release(&cfg);
 	free(err);
 	return r;
 }
@@ -135,7 +150,7 @@ static int cmd_series(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return bad_usage("series: unexpected argument '%s'", argv[optind]);
-	if ((r = open_store(cli)) < 0)
+	if ((r = open_store(cli, false)) < 0)
 		return 1;
 	return print_query(cli,
 	        "SELECT study_date, study_time, accession_number, model, "
@@ -175,7 +190,7 @@ static int cmd_export(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return bad_usage("export: unexpected argument '%s'", argv[optind]);
-	if (open_store(cli) < 0)
+	if (open_store(cli, false) < 0)
 		return 1;
 
 	len = (size_t)snprintf(sql, sizeof sql, "SELECT ");
@@ -201,12 +216,52 @@ static int cmd_export(struct cli *cli, int argc, char **argv)
 	return status;
 }
 
+/* Re-derivation of one series: the same code as on arrival. */
+static int derive(void *ctx, const struct raw *raw, struct instance_info *info)
+{
+	const struct cli *cli = ctx;
+
+	extract_derive(raw, info);
+	classify_scan_type(&cli->cfg.scan_type_rules, info);
+	return 0;
+}
+
+static int cmd_reparse(struct cli *cli, int argc, char **argv)
+{
+	unsigned long examined, changed;
+	char *err = NULL;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", format_options, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		return bad_usage("%s: bad option", "reparse");
+	}
+	if (optind != argc)
+		return bad_usage("reparse: unexpected argument '%s'", argv[optind]);
+	if (open_store(cli, true) < 0)
+		return 1;
+	r = store_reparse(cli->store, derive, cli, &examined, &changed, &err);
+	if (r < 0) {
+		fprintf(stderr, "hraudit: %s\n", err ? err : "reparse failed");
+		free(err);
+		return 1;
+	}
+	printf("%lu series re-derived from their stored material, %lu changed\n",
+	       examined, changed);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
 	{"series", cmd_series},
 	{"export", cmd_export},
+	{"reparse", cmd_reparse},
 };
 
 int main(int argc, char **argv)
@@ -229,14 +284,14 @@ int main(int argc, char **argv)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (cli.db_path && cli.config_path)
-		return bad_usage("%s", "--db and -f exclude each other");
 	if (optind >= argc)
 		return bad_usage("%s", "no command given");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
+			config_defaults(&cli.cfg);
 			status = commands[i].fn(&cli, argc - optind, argv + optind);
 			store_close(cli.store);
+			config_release(&cli.cfg);
 			return status;
 		}
 	}

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "dcm.h"
+#include "classify.h"
 #include "extract.h"
 #include "log.h"
 #include "server.h"
@@ -69,6 +70,7 @@ struct assoc_job {
 	char peer[64];
 	struct dcm_assoc *assoc;
 	const struct dcm_assoc_info *info;
+	struct raw raw;               /* reused for every instance             */
 };
 
 static void now_iso_utc(char out[64])
@@ -90,11 +92,17 @@ static uint16_t on_store(void *ctx, const struct dcm_store_request *req)
 	struct server *srv = job->srv;
 	struct instance_info info;
 	enum store_outcome outcome;
-	char received[64], *err = NULL;
+	char received[64], *err = NULL, *json = NULL;
 	bool cardiac;
 	int r;
 
-	if (!req->header || extract_instance(req->header, &info) < 0) {
+	r = req->header ? extract_instance(req->header, &job->raw, &info) : -EINVAL;
+	if (r == -ENOMEM) {
+		log_err("out of memory reading instance '%s'", req->sop_instance_uid);
+		atomic_fetch_add(&srv->failed, 1);
+		return DCM_STATUS_OUT_OF_RESOURCES;
+	}
+	if (r < 0) {
 		log_warn("cannot understand instance '%s' from '%s' (%s): %s",
 		         req->sop_instance_uid, job->info->calling_aet, job->peer,
 		         req->header ? "no study, series or instance uid"
@@ -106,12 +114,20 @@ static uint16_t on_store(void *ctx, const struct dcm_store_request *req)
 		log_debug("instance '%s': header longer than max_header_bytes, "
 		          "read what fits", info.sop_instance_uid);
 	cardiac = extract_is_cardiac(&info, &srv->cfg->filter);
+	classify_scan_type(&srv->cfg->scan_type_rules, &info);
+	json = raw_to_json(&job->raw);
+	if (!json) {
+		log_err("out of memory recording instance '%s'", info.sop_instance_uid);
+		atomic_fetch_add(&srv->failed, 1);
+		return DCM_STATUS_OUT_OF_RESOURCES;
+	}
 	now_iso_utc(received);
 
 	pthread_mutex_lock(&srv->store_lock);
-	r = store_record(srv->store, &info, cardiac, received,
+	r = store_record(srv->store, &info, json, cardiac, received,
 	                 job->info->calling_aet, &outcome, &err);
 	pthread_mutex_unlock(&srv->store_lock);
+	free(json);
 	if (r < 0) {
 		const char *fields[] = {"DICOM_STATUS=0xA700", NULL};
 		log_fields(LOG_ERR, fields, "%s; answered out of resources so that "
@@ -171,6 +187,7 @@ static void *assoc_thread(void *arg)
 	dcm_assoc_free(job->assoc);
 	atomic_fetch_sub(&srv->active, 1);
 out:
+	raw_release(&job->raw);
 	free(err);
 	pthread_mutex_lock(&srv->lock);
 	srv->threads--;

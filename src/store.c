@@ -13,10 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "raw.h"
 #include "store.h"
 
 /* build/schema.c, generated from sql/ */
@@ -31,14 +35,77 @@ const char *const store_series_columns[] = {
 	"ctdivol_mgy", "pitch", "scan_options", "hr_min", "hr_max", "hr_avg",
 	"hr_var", "heart_rate", "phase_percent", "rr_interval_ms",
 	"pulsing_start_percent", "pulsing_end_percent", "scan_type",
-	"instances", "first_received", "last_received", "calling_aet", NULL
+	"instances", "first_received", "last_received", "calling_aet",
+	"hr_source", "scan_type_source", "trigger_time_ms", "rr_low_ms",
+	"rr_high_ms", "intervals_acquired", "intervals_rejected",
+	"single_collimation_mm", "total_collimation_mm", "acquisition_type",
+	"exposure_modulation", "frames", "source_instance_number", NULL
 };
+
+/* The columns derived from an instance's material, and where in struct
+ * instance_info each comes from: one table for insert, update and reparse. */
+struct derived_column {
+	const char *name;
+	bool text;
+	size_t offset;
+};
+
+#define TEXT_COL(c, f) {c, true, offsetof(struct instance_info, f)}
+#define NUM_COL(c, f)  {c, false, offsetof(struct instance_info, f)}
+
+static const struct derived_column derived[] = {
+	TEXT_COL("study_uid", study_uid),
+	TEXT_COL("accession_number", accession_number),
+	TEXT_COL("study_date", study_date),
+	TEXT_COL("study_time", study_time),
+	TEXT_COL("modality", modality),
+	TEXT_COL("manufacturer", manufacturer),
+	TEXT_COL("model", model),
+	TEXT_COL("station_name", station_name),
+	TEXT_COL("institution", institution),
+	TEXT_COL("study_description", study_description),
+	TEXT_COL("series_description", series_description),
+	TEXT_COL("protocol_name", protocol_name),
+	NUM_COL("series_number", series_number),
+	NUM_COL("patient_weight_kg", patient_weight_kg),
+	NUM_COL("kvp", kvp),
+	NUM_COL("ctdivol_mgy", ctdivol_mgy),
+	NUM_COL("pitch", pitch),
+	TEXT_COL("scan_options", scan_options),
+	NUM_COL("hr_min", hr_min_bpm),
+	NUM_COL("hr_max", hr_max_bpm),
+	NUM_COL("hr_avg", hr_avg_bpm),
+	NUM_COL("hr_var", hr_var_bpm),
+	NUM_COL("heart_rate", heart_rate_bpm),
+	NUM_COL("phase_percent", phase_percent),
+	NUM_COL("rr_interval_ms", rr_interval_ms),
+	NUM_COL("pulsing_start_percent", pulsing_start_percent),
+	NUM_COL("pulsing_end_percent", pulsing_end_percent),
+	TEXT_COL("scan_type", scan_type),
+	TEXT_COL("hr_source", hr_source),
+	TEXT_COL("scan_type_source", scan_type_source),
+	NUM_COL("trigger_time_ms", trigger_time_ms),
+	NUM_COL("rr_low_ms", rr_low_ms),
+	NUM_COL("rr_high_ms", rr_high_ms),
+	NUM_COL("intervals_acquired", intervals_acquired),
+	NUM_COL("intervals_rejected", intervals_rejected),
+	NUM_COL("single_collimation_mm", single_collimation_mm),
+	NUM_COL("total_collimation_mm", total_collimation_mm),
+	TEXT_COL("acquisition_type", acquisition_type),
+	TEXT_COL("exposure_modulation", exposure_modulation),
+	NUM_COL("frames", frames),
+	NUM_COL("source_instance_number", instance_number),
+};
+#define NDERIVED (sizeof derived / sizeof derived[0])
 
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *series_exists;
 	sqlite3_stmt *insert_instance;
-	sqlite3_stmt *upsert_series;
+	sqlite3_stmt *upsert_raw;
+	sqlite3_stmt *winner;
+	sqlite3_stmt *upsert_series;  /* row from this instance's material   */
+	sqlite3_stmt *bump_series;    /* counts only                         */
 };
 
 static void set_err(char **errmsg, const char *fmt, ...)
@@ -103,7 +170,7 @@ static int pragma_int(sqlite3 *db, const char *pragma, int *out)
 /* Applies the schema files the database lacks, in one transaction. */
 static int migrate(sqlite3 *db, char **errmsg)
 {
-	int app = 0, version = 0, rc;
+	int app = 0, version = 0, tables = 0, rc;
 	char *err = NULL;
 	char sql[128];
 
@@ -113,8 +180,13 @@ static int migrate(sqlite3 *db, char **errmsg)
 	if ((rc = pragma_int(db, "PRAGMA application_id", &app)) != SQLITE_OK ||
 	    (rc = pragma_int(db, "PRAGMA user_version", &version)) != SQLITE_OK)
 		goto fail;
+	/* A file with neither our id nor a version is ours only when empty:
+	 * a mistyped path must not put our tables into another database. */
+	if (app == 0 && version == 0 &&
+	    (rc = pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables)) != SQLITE_OK)
+		goto fail;
 	if ((app != 0 && app != STORE_APPLICATION_ID) ||
-	    (app == 0 && version != 0)) {
+	    (app == 0 && (version != 0 || tables != 0))) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		set_err(errmsg, "not an hraudit database (application_id %d)", app);
 		return -EPROTO;
@@ -156,53 +228,71 @@ static int check_readonly(sqlite3 *db, char **errmsg)
 		set_err(errmsg, "not an hraudit database");
 		return -EPROTO;
 	}
+	if (version > (int)store_schema_count) {
+		set_err(errmsg, "database schema %d is newer than this program's (%zu)",
+		        version, store_schema_count);
+		return -EPROTO;
+	}
 	return 0;
 }
 
-#define SERIES_FIELDS \
-	"study_uid, accession_number, study_date, study_time, modality, " \
-	"manufacturer, model, station_name, institution, study_description, " \
-	"series_description, protocol_name, series_number, patient_weight_kg, " \
-	"kvp, ctdivol_mgy, pitch, scan_options, hr_min, hr_max, hr_avg, " \
-	"hr_var, heart_rate, phase_percent, rr_interval_ms, " \
-	"pulsing_start_percent, pulsing_end_percent"
+/* Parameters: ?1 series_uid, ?2.. the derived columns, then received,
+ * calling_aet.  Every derived column is overwritten: the row shows the
+ * material of one instance (the winner, see store_record). */
+static char *upsert_sql(void)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&sql, &len);
 
-/* Parameters ?1 series_uid, ?2..?28 SERIES_FIELDS, ?29 received, ?30 aet.
- * The first value seen for a field is kept (COALESCE). */
-static const char upsert_sql[] =
-	"INSERT INTO series (series_uid, " SERIES_FIELDS ", instances, "
-	"first_received, last_received, calling_aet) VALUES (?1, ?2, ?3, ?4, "
-	"?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-	"?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, 1, ?29, ?29, ?30) "
-	"ON CONFLICT (series_uid) DO UPDATE SET instances = instances + 1, "
-	"last_received = max(last_received, excluded.last_received), "
-	"accession_number = coalesce(accession_number, excluded.accession_number), "
-	"study_date = coalesce(study_date, excluded.study_date), "
-	"study_time = coalesce(study_time, excluded.study_time), "
-	"modality = coalesce(modality, excluded.modality), "
-	"manufacturer = coalesce(manufacturer, excluded.manufacturer), "
-	"model = coalesce(model, excluded.model), "
-	"station_name = coalesce(station_name, excluded.station_name), "
-	"institution = coalesce(institution, excluded.institution), "
-	"study_description = coalesce(study_description, excluded.study_description), "
-	"series_description = coalesce(series_description, excluded.series_description), "
-	"protocol_name = coalesce(protocol_name, excluded.protocol_name), "
-	"series_number = coalesce(series_number, excluded.series_number), "
-	"patient_weight_kg = coalesce(patient_weight_kg, excluded.patient_weight_kg), "
-	"kvp = coalesce(kvp, excluded.kvp), "
-	"ctdivol_mgy = coalesce(ctdivol_mgy, excluded.ctdivol_mgy), "
-	"pitch = coalesce(pitch, excluded.pitch), "
-	"scan_options = coalesce(scan_options, excluded.scan_options), "
-	"hr_min = coalesce(hr_min, excluded.hr_min), "
-	"hr_max = coalesce(hr_max, excluded.hr_max), "
-	"hr_avg = coalesce(hr_avg, excluded.hr_avg), "
-	"hr_var = coalesce(hr_var, excluded.hr_var), "
-	"heart_rate = coalesce(heart_rate, excluded.heart_rate), "
-	"phase_percent = coalesce(phase_percent, excluded.phase_percent), "
-	"rr_interval_ms = coalesce(rr_interval_ms, excluded.rr_interval_ms), "
-	"pulsing_start_percent = coalesce(pulsing_start_percent, excluded.pulsing_start_percent), "
-	"pulsing_end_percent = coalesce(pulsing_end_percent, excluded.pulsing_end_percent) "
-	"RETURNING instances";
+	if (!f)
+		return NULL;
+	fputs("INSERT INTO series (series_uid", f);
+	for (size_t i = 0; i < NDERIVED; i++)
+		fprintf(f, ", %s", derived[i].name);
+	fputs(", instances, first_received, last_received, calling_aet) VALUES (?1", f);
+	for (size_t i = 0; i < NDERIVED; i++)
+		fprintf(f, ", ?%zu", i + 2);
+	fprintf(f, ", 1, ?%zu, ?%zu, ?%zu) ON CONFLICT (series_uid) DO UPDATE SET "
+	        "instances = instances + 1, last_received = "
+	        "max(last_received, excluded.last_received)",
+	        NDERIVED + 2, NDERIVED + 2, NDERIVED + 3);
+	for (size_t i = 0; i < NDERIVED; i++)
+		fprintf(f, ", %s = excluded.%s", derived[i].name, derived[i].name);
+	if (fclose(f) != 0) {
+		free(sql);
+		return NULL;
+	}
+	return sql;
+}
+
+/* UPDATE of the derived columns of ?1 that changes only what differs. */
+static char *reparse_sql(void)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&sql, &len);
+
+	if (!f)
+		return NULL;
+	fputs("UPDATE series SET ", f);
+	for (size_t i = 0; i < NDERIVED; i++)
+		fprintf(f, "%s%s = ?%zu", i ? ", " : "", derived[i].name, i + 2);
+	fputs(" WHERE series_uid = ?1 AND (", f);
+	for (size_t i = 0; i < NDERIVED; i++)
+		fprintf(f, "%s%s IS NOT ?%zu", i ? " OR " : "", derived[i].name, i + 2);
+	fputs(")", f);
+	if (fclose(f) != 0) {
+		free(sql);
+		return NULL;
+	}
+	return sql;
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+}
 
 int store_open(const char *path, const struct store_options *opt,
                struct store **out, char **errmsg)
@@ -253,17 +343,37 @@ int store_open(const char *path, const struct store_options *opt,
 	r = migrate(s->db, errmsg);
 	if (r < 0)
 		goto fail;
-	if ((rc = sqlite3_prepare_v3(s->db, "SELECT 1 FROM series WHERE series_uid = ?",
-	                             -1, SQLITE_PREPARE_PERSISTENT, &s->series_exists, NULL)) ||
-	    (rc = sqlite3_prepare_v3(s->db,
-	                             "INSERT INTO instance (sop_instance_uid, series_uid, received) "
-	                             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-	                             -1, SQLITE_PREPARE_PERSISTENT, &s->insert_instance, NULL)) ||
-	    (rc = sqlite3_prepare_v3(s->db, upsert_sql, -1, SQLITE_PREPARE_PERSISTENT,
-	                             &s->upsert_series, NULL))) {
-		set_err(errmsg, "cannot prepare statements: %s", sqlite3_errmsg(s->db));
-		r = errno_of(rc);
-		goto fail;
+	{
+		char *upsert = upsert_sql();
+
+		rc = SQLITE_NOMEM;
+		if (!upsert ||
+		    (rc = prepare(s, "SELECT 1 FROM series WHERE series_uid = ?",
+		                  &s->series_exists)) ||
+		    (rc = prepare(s, "INSERT INTO instance (sop_instance_uid, series_uid, "
+		                  "received) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+		                  &s->insert_instance)) ||
+		    (rc = prepare(s, "INSERT INTO series_raw (series_uid, raw_hash, "
+		                  "raw_json, instances, first_instance_number) "
+		                  "VALUES (?1, ?2, ?3, 1, ?4) ON CONFLICT DO UPDATE SET "
+		                  "instances = instances + 1, first_instance_number = "
+		                  "CASE WHEN first_instance_number IS NULL "
+		                  "OR excluded.first_instance_number < first_instance_number "
+		                  "THEN excluded.first_instance_number "
+		                  "ELSE first_instance_number END", &s->upsert_raw)) ||
+		    (rc = prepare(s, "SELECT raw_hash, first_instance_number FROM series_raw WHERE series_uid = ? "
+		                  "ORDER BY first_instance_number IS NULL, "
+		                  "first_instance_number, raw_hash LIMIT 1", &s->winner)) ||
+		    (rc = prepare(s, upsert, &s->upsert_series)) ||
+		    (rc = prepare(s, "UPDATE series SET instances = instances + 1, "
+		                  "last_received = max(last_received, ?2) "
+		                  "WHERE series_uid = ?1", &s->bump_series))) {
+			set_err(errmsg, "cannot prepare statements: %s", sqlite3_errmsg(s->db));
+			free(upsert);
+			r = errno_of(rc);
+			goto fail;
+		}
+		free(upsert);
 	}
 	*out = s;
 	return 0;
@@ -278,7 +388,10 @@ void store_close(struct store *s)
 		return;
 	sqlite3_finalize(s->series_exists);
 	sqlite3_finalize(s->insert_instance);
+	sqlite3_finalize(s->upsert_raw);
+	sqlite3_finalize(s->winner);
 	sqlite3_finalize(s->upsert_series);
+	sqlite3_finalize(s->bump_series);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -302,63 +415,53 @@ static void bind_num(sqlite3_stmt *st, int i, double v)
 		sqlite3_bind_double(st, i, v);
 }
 
-static void bind_series(sqlite3_stmt *st, const struct instance_info *in,
-                        const char *received, const char *aet)
+/* Binds the derived columns from ?first on. */
+static void bind_derived(sqlite3_stmt *st, int first, const struct instance_info *in)
 {
-	int i = 1;
+	for (size_t i = 0; i < NDERIVED; i++) {
+		const char *p = (const char *)in + derived[i].offset;
 
-	bind_text(st, i++, in->series_uid);
-	bind_text(st, i++, in->study_uid);
-	bind_text(st, i++, in->accession_number);
-	bind_text(st, i++, in->study_date);
-	bind_text(st, i++, in->study_time);
-	bind_text(st, i++, in->modality);
-	bind_text(st, i++, in->manufacturer);
-	bind_text(st, i++, in->model);
-	bind_text(st, i++, in->station_name);
-	bind_text(st, i++, in->institution);
-	bind_text(st, i++, in->study_description);
-	bind_text(st, i++, in->series_description);
-	bind_text(st, i++, in->protocol_name);
-	bind_num(st, i++, in->series_number);
-	bind_num(st, i++, in->patient_weight_kg);
-	bind_num(st, i++, in->kvp);
-	bind_num(st, i++, in->ctdivol_mgy);
-	bind_num(st, i++, in->pitch);
-	bind_text(st, i++, in->scan_options);
-	bind_num(st, i++, in->hr_min_bpm);
-	bind_num(st, i++, in->hr_max_bpm);
-	bind_num(st, i++, in->hr_avg_bpm);
-	bind_num(st, i++, in->hr_var_bpm);
-	bind_num(st, i++, in->heart_rate_bpm);
-	bind_num(st, i++, in->phase_percent);
-	bind_num(st, i++, in->rr_interval_ms);
-	bind_num(st, i++, in->pulsing_start_percent);
-	bind_num(st, i++, in->pulsing_end_percent);
-	bind_text(st, i++, received);
-	bind_text(st, i++, aet);
+		if (derived[i].text)
+			bind_text(st, first + (int)i, p);
+		else
+			bind_num(st, first + (int)i, *(const double *)(const void *)p);
+	}
+}
+
+/* 64-bit FNV-1a: equal material, equal hash (and so one series_raw row). */
+static sqlite3_int64 hash64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return (sqlite3_int64)h;
 }
 
 int store_record(struct store *s, const struct instance_info *info,
-                 bool cardiac, const char *received_utc,
+                 const char *raw_json, bool cardiac, const char *received_utc,
                  const char *calling_aet, enum store_outcome *outcome,
                  char **errmsg)
 {
-	int rc, instances = 0;
+	sqlite3_int64 hash = hash64(raw_json);
+	struct instance_info shown;
+	bool winner, existed;
+	int rc;
 
 	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
-	if (!cardiac) {
-		sqlite3_bind_text(s->series_exists, 1, info->series_uid, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s->series_exists);
-		sqlite3_reset(s->series_exists);
-		if (rc == SQLITE_DONE) {
-			*outcome = STORE_IGNORED;
-			goto rollback;
-		}
-		if (rc != SQLITE_ROW)
-			goto fail;
+	sqlite3_bind_text(s->series_exists, 1, info->series_uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s->series_exists);
+	sqlite3_reset(s->series_exists);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	existed = rc == SQLITE_ROW;
+	if (!cardiac && !existed) {
+		*outcome = STORE_IGNORED;
+		goto rollback;
 	}
 	sqlite3_bind_text(s->insert_instance, 1, info->sop_instance_uid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->insert_instance, 2, info->series_uid, -1, SQLITE_STATIC);
@@ -371,20 +474,53 @@ int store_record(struct store *s, const struct instance_info *info,
 		*outcome = STORE_DUPLICATE;
 		goto rollback;
 	}
-	bind_series(s->upsert_series, info, received_utc, calling_aet);
-	rc = sqlite3_step(s->upsert_series);
-	if (rc == SQLITE_ROW) {
-		instances = sqlite3_column_int(s->upsert_series, 0);
-		rc = sqlite3_step(s->upsert_series);
+
+	/* The material of the instance, shared by the instances that agree. */
+	sqlite3_bind_text(s->upsert_raw, 1, info->series_uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->upsert_raw, 2, hash);
+	sqlite3_bind_text(s->upsert_raw, 3, raw_json, -1, SQLITE_STATIC);
+	bind_num(s->upsert_raw, 4, info->instance_number);
+	rc = sqlite3_step(s->upsert_raw);
+	sqlite3_reset(s->upsert_raw);
+	if (rc != SQLITE_DONE)
+		goto fail;
+
+	/* The row shows the material of the lowest Instance Number (then the
+	 * lowest hash): the same set of instances gives the same row whatever
+	 * the order they arrive in. */
+	sqlite3_bind_text(s->winner, 1, info->series_uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s->winner);
+	winner = rc == SQLITE_ROW && sqlite3_column_int64(s->winner, 0) == hash;
+	if (winner) {
+		/* the row names the lowest instance with this material */
+		shown = *info;
+		shown.instance_number = sqlite3_column_type(s->winner, 1) == SQLITE_NULL
+		                        ? NAN : sqlite3_column_double(s->winner, 1);
 	}
-	sqlite3_reset(s->upsert_series);
-	sqlite3_clear_bindings(s->upsert_series);
+	sqlite3_reset(s->winner);
+	if (rc != SQLITE_ROW)
+		goto fail;
+
+	if (winner) {
+		sqlite3_bind_text(s->upsert_series, 1, info->series_uid, -1, SQLITE_STATIC);
+		bind_derived(s->upsert_series, 2, &shown);
+		bind_text(s->upsert_series, (int)NDERIVED + 2, received_utc);
+		bind_text(s->upsert_series, (int)NDERIVED + 3, calling_aet);
+		rc = sqlite3_step(s->upsert_series);
+		sqlite3_reset(s->upsert_series);
+		sqlite3_clear_bindings(s->upsert_series);
+	} else {
+		sqlite3_bind_text(s->bump_series, 1, info->series_uid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->bump_series, 2, received_utc, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s->bump_series);
+		sqlite3_reset(s->bump_series);
+	}
 	if (rc != SQLITE_DONE)
 		goto fail;
 	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
-	*outcome = instances == 1 ? STORE_NEW_SERIES : STORE_ADDED;
+	*outcome = existed ? STORE_ADDED : STORE_NEW_SERIES;
 	return 0;
 rollback:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -410,7 +546,13 @@ int store_query(struct store *s, const char *sql, const char *const *params,
 		set_err(errmsg, "cannot query: %s", sqlite3_errmsg(s->db));
 		return -EINVAL;
 	}
-	if (!sqlite3_stmt_readonly(st)) {
+	/* Only queries (and PRAGMAs that read): sqlite3_stmt_readonly() also
+	 * passes BEGIN, ATTACH and PRAGMAs that change the connection. */
+	while (*sql == ' ' || *sql == '\n' || *sql == '\t')
+		sql++;
+	if (!sqlite3_stmt_readonly(st) ||
+	    !(strncasecmp(sql, "SELECT", 6) == 0 || strncasecmp(sql, "WITH", 4) == 0 ||
+	      (strncasecmp(sql, "PRAGMA", 6) == 0 && !strpbrk(sql, "=(")))) {
 		set_err(errmsg, "not a read-only query");
 		r = -EINVAL;
 		goto out;
@@ -446,5 +588,106 @@ out:
 	free(values);
 	free(numeric);
 	sqlite3_finalize(st);
+	return r;
+}
+
+/* Loads a JSON object of strings (raw_to_json) into raw, through SQLite's
+ * own JSON reader. */
+static int raw_from_json(sqlite3 *db, const char *json, struct raw *raw)
+{
+	sqlite3_stmt *st;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(db, "SELECT key, value FROM json_each(?)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return errno_of(rc);
+	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		const char *v = (const char *)sqlite3_column_text(st, 1);
+		if (k && v)
+			r = raw_set(raw, k, v);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = errno_of(rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_reparse(struct store *s, store_derive_fn fn, void *ctx,
+                  unsigned long *examined, unsigned long *changed,
+                  char **errmsg)
+{
+	sqlite3_stmt *list = NULL, *update = NULL;
+	struct raw raw = RAW_INIT;
+	char *sql = reparse_sql();
+	int rc, r = 0;
+
+	*examined = *changed = 0;
+	if (!sql) {
+		set_err(errmsg, "out of memory");
+		return -ENOMEM;
+	}
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	/* each series' winning material (as store_record chooses it) */
+	rc = sqlite3_prepare_v2(s->db,
+	        "SELECT s.series_uid, r.raw_json, r.first_instance_number "
+	        "FROM series s JOIN series_raw r ON r.series_uid = s.series_uid "
+	        "AND r.raw_hash = (SELECT raw_hash FROM series_raw x "
+	        "WHERE x.series_uid = s.series_uid ORDER BY "
+	        "first_instance_number IS NULL, first_instance_number, raw_hash "
+	        "LIMIT 1)", -1, &list, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, sql, -1, &update, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(list)) == SQLITE_ROW) {
+		struct instance_info info;
+		const char *uid = (const char *)sqlite3_column_text(list, 0);
+
+		raw_release(&raw);
+		r = raw_from_json(s->db, (const char *)sqlite3_column_text(list, 1), &raw);
+		if (r < 0)
+			break;
+		memset(&info, 0, sizeof info);
+		info.instance_number = sqlite3_column_type(list, 2) == SQLITE_NULL
+		                       ? NAN : sqlite3_column_double(list, 2);
+		r = fn(ctx, &raw, &info);
+		if (r < 0)
+			break;
+		sqlite3_bind_text(update, 1, uid, -1, SQLITE_TRANSIENT);
+		bind_derived(update, 2, &info);
+		rc = sqlite3_step(update);
+		sqlite3_reset(update);
+		if (rc != SQLITE_DONE)
+			goto fail;
+		(*examined)++;
+		*changed += (unsigned long)sqlite3_changes(s->db);
+	}
+	if (r < 0) {
+		set_err(errmsg, "cannot re-derive: %s", strerror(-r));
+		goto out;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(list);
+	sqlite3_finalize(update);
+	list = update = NULL;
+	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	goto out;
+fail:
+	set_err(errmsg, "cannot re-derive: %s", sqlite3_errmsg(s->db));
+	r = errno_of(rc);
+out:
+	sqlite3_finalize(list);
+	sqlite3_finalize(update);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	raw_release(&raw);
+	free(sql);
 	return r;
 }

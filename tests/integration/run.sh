@@ -33,7 +33,7 @@ abspath() {
 HRAUDITD=$(abspath "${HRAUDITD:-$root/build/hrauditd}")
 HRAUDIT=$(abspath "${HRAUDIT:-$root/build/hraudit}")
 
-TESTS=(storescu storescu-parallel gdcmscu config-misspelt-key cli-bad-args
+TESTS=(storescu storescu-parallel gdcmscu reparse config-misspelt-key cli-bad-args
 	non-dicom-garbage shutdown)
 
 # ---- the study, as the database should record it ---------------------------
@@ -91,6 +91,7 @@ hr_min|60
 hr_max|62
 hr_avg|61
 hr_var|2
+hr_source|scan_options
 heart_rate|NULL
 phase_percent|70
 rr_interval_ms|1000
@@ -137,8 +138,9 @@ pitch|NULL
 scan_options|NULL
 hr_min|NULL
 hr_max|NULL
-hr_avg|NULL
+hr_avg|58
 hr_var|NULL
+hr_source|heart_rate
 heart_rate|58
 phase_percent|NULL
 rr_interval_ms|NULL
@@ -606,6 +608,38 @@ test_non_dicom_garbage() {
 }
 
 # SIGTERM: exit 0 within the grace time, database whole, WAL checkpointed.
+# A database written by a wrong parser (its derived columns overwritten as
+# such a parser would have written them) is corrected by `hraudit reparse`
+# from series_raw alone: the export afterwards equals the one before.
+test_reparse() {
+	local db out
+	start reparse || return
+	db=$DAEMON_DB
+	storescu_send TESTSCU "$TEST_DIR/storescu.out" "$T"/study/series-*/*.dcm
+	daemon_stop
+	"$HRAUDIT" --db "$db" export -o "$TEST_DIR/before.csv" ||
+		{ err "export before failed"; return; }
+	sqlite3 "$db" "UPDATE series SET hr_avg = hr_avg + 40, hr_min = NULL,
+		hr_source = 'wrong', scan_type = 'flash', heart_rate = 7,
+		phase_percent = 5, study_date = '1900-01-01'" ||
+		{ err "cannot write the wrong values"; return; }
+	"$HRAUDIT" --db "$db" export -o "$TEST_DIR/wrong.csv"
+	cmp -s "$TEST_DIR/before.csv" "$TEST_DIR/wrong.csv" &&
+		err "the wrong parser's values did not change the export"
+	out=$("$HRAUDIT" --db "$db" reparse 2>&1) || err "reparse failed: $out"
+	case $out in
+	"3 series re-derived from their stored material, 3 changed") ;;
+	*) err "reparse said: $out" ;;
+	esac
+	"$HRAUDIT" --db "$db" export -o "$TEST_DIR/after.csv"
+	cmp -s "$TEST_DIR/before.csv" "$TEST_DIR/after.csv" ||
+		err "export after reparse differs: $(diff "$TEST_DIR/before.csv" "$TEST_DIR/after.csv" | head -4)"
+	out=$("$HRAUDIT" --db "$db" reparse 2>&1)
+	[ "$out" = "3 series re-derived from their stored material, 0 changed" ] ||
+		err "second reparse said: $out"
+	expect_sql "$db" "SELECT count(*) FROM series_raw" 3 "series_raw rows (one per series: instances agree)"
+}
+
 test_shutdown() {
 	local db
 	start shutdown || return

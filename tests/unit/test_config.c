@@ -1,7 +1,8 @@
 /*
  * test_config.c - unit tests of hrauditd.ini loading (src/config.c):
- * defaults, a good file, every kind of error with its file:line, and the
- * -o overrides.  Each test writes its file with mkstemp(3) and removes it.
+ * defaults, a good file, every kind of error with its file:line, the
+ * [scan_type] rules, and the -o overrides.  Each test writes its file
+ * with mkstemp(3) and removes it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1   /* mkstemp, fdopen */
@@ -116,6 +117,8 @@ static void assert_defaults(const struct config *cfg)
 	assert_true(cfg->database.synchronous_full);
 	assert_int_equal(cfg->log.level, LOG_INFO);
 	assert_default_filter(cfg);
+	assert_int_equal(cfg->scan_type_rules.n, 0);
+	assert_null(cfg->scan_type_rules.rules);
 }
 
 static void test_config__defaults(void **state)
@@ -545,6 +548,99 @@ static void test_config__override_of_description_replaces_defaults(void **state)
 	assert_string_equal(f->cfg.filter.patterns[1], "G*");
 }
 
+static void test_config__loads_scan_type_rules_in_file_order(void **state)
+{
+	struct fixture *f = *state;
+	const struct classify_rules *rules = &f->cfg.scan_type_rules;
+
+	assert_int_equal(load(f,
+		"[scan_type]\n"
+		"# the seed site's names\n"
+		"rule = seq_systolic description~*SysAdSeq*\n"
+		"rule = seq_diastolic  description~*CorAdSeq*  \n"
+		"[server]\n"
+		"port = 2000\n"
+		"[scan_type]\n"
+		"rule = flash description~\"CTA Coronary*\" pitch>=1.5\n"), 0);
+	assert_null(f->err);
+	assert_int_equal(rules->n, 3);
+	assert_string_equal(rules->rules[0].code, "seq_systolic");
+	assert_string_equal(rules->rules[1].text,
+	                    "seq_diastolic  description~*CorAdSeq*");
+	assert_string_equal(rules->rules[2].code, "flash");
+	assert_int_equal(rules->rules[2].nconds, 2);
+	assert_string_equal(rules->rules[2].conds[0].pattern, "CTA Coronary*");
+	assert_int_equal(f->cfg.server.port, 2000);
+
+	/* An empty section is allowed and adds nothing. */
+	assert_int_equal(load(f, "[scan_type]\n"), 0);
+	assert_defaults(&f->cfg);
+}
+
+static void test_config__reports_bad_scan_type_rule_at_its_line(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f,
+		"[scan_type]\n"
+		"rule = flash description~F1_*\n"
+		"\n"
+		"rule = flash descripton~F1_*\n"), -EINVAL);
+	assert_error_at(f, 4, "rule: unknown field 'descripton' in "
+	                      "'descripton~F1_*' (one of description, protocol, "
+	                      "study_description, model, token, phase, pitch)");
+	/* On error no rule is kept, not even the good first one. */
+	assert_defaults(&f->cfg);
+
+	assert_int_equal(load(f, "[scan_type]\nrule = systolic phase<50\n"),
+	                 -EINVAL);
+	assert_error_at(f, 2, "rule: unknown scan type 'systolic' (one of "
+	                      "flash, seq_diastolic, seq_systolic, spiral_retro, "
+	                      "uhr_spiral_retro, uhr_seq_diastolic)");
+	assert_int_equal(load(f, "[scan_type]\nrule = flash pitch>=1,5\n"),
+	                 -EINVAL);
+	assert_error_at(f, 2, "rule: '1,5' is not a number (digits, optionally "
+	                      "'.' and digits) in 'pitch>=1,5'");
+	assert_int_equal(load(f, "[scan_type]\nrule =\n"), -EINVAL);
+	assert_error_at(f, 2, "rule: missing value");
+	assert_int_equal(load(f, "[scan_type]\nrules = flash pitch>2\n"),
+	                 -EINVAL);
+	assert_error_at(f, 2, "unknown key 'rules' in section [scan_type]");
+}
+
+static void test_config__override_appends_scan_type_rule(void **state)
+{
+	struct fixture *f = *state;
+	const struct classify_rules *rules = &f->cfg.scan_type_rules;
+	char *err = NULL;
+
+	assert_int_equal(config_override(&f->cfg,
+	                                 "scan_type.rule=flash pitch>=3", &err),
+	                 0);
+	assert_null(err);
+	assert_int_equal(rules->n, 1);
+
+	/* After the rules of a file. */
+	assert_int_equal(load(f, "[scan_type]\nrule = seq_systolic phase<50\n"),
+	                 0);
+	assert_int_equal(config_override(&f->cfg,
+	                 " scan_type.rule = seq_diastolic description~\"A B*\"",
+	                 &err), 0);
+	assert_int_equal(rules->n, 2);
+	assert_string_equal(rules->rules[0].code, "seq_systolic");
+	assert_string_equal(rules->rules[1].text,
+	                    "seq_diastolic description~\"A B*\"");
+
+	assert_int_equal(config_override(&f->cfg, "scan_type.rule=flash x~1",
+	                                 &err), -EINVAL);
+	assert_string_equal(err, "-o scan_type.rule=flash x~1: rule: unknown "
+	                         "field 'x' in 'x~1' (one of description, "
+	                         "protocol, study_description, model, token, "
+	                         "phase, pitch)");
+	free(err);
+	assert_int_equal(rules->n, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +666,9 @@ int main(void)
 		T(test_config__overrides_keys),
 		T(test_config__rejects_bad_overrides),
 		T(test_config__override_of_description_replaces_defaults),
+		T(test_config__loads_scan_type_rules_in_file_order),
+		T(test_config__reports_bad_scan_type_rule_at_its_line),
+		T(test_config__override_appends_scan_type_rule),
 #undef T
 	};
 

@@ -1,9 +1,11 @@
 /*
- * test_store.c - unit tests of the SQLite store (src/store.c): schema set-up
- * and recognition, one row per series, instance counting and duplicates,
- * first-value-wins merging, read-only opens, store_query and a busy
- * database.  Every test works on real SQLite files in its own mkdtemp(3)
- * directory; a second sqlite3 handle stands in for the CLI or a physicist.
+ * test_store.c - unit tests of the SQLite store (src/store.c): schema set-up,
+ * upgrade and recognition, one row per series, instance counting and
+ * duplicates, the row shown from the lowest Instance Number whatever the
+ * order of arrival, shared raw material, reparse, read-only opens,
+ * store_query and a busy database.  Every test works on real SQLite files in
+ * its own mkdtemp(3) directory; a second sqlite3 handle stands in for the
+ * CLI or a physicist.
  */
 #define _GNU_SOURCE
 
@@ -23,7 +25,12 @@
 
 #include <sqlite3.h>
 
+#include "raw.h"
 #include "store.h"
+
+/* build/schema.c, generated from sql/ by make: the schema files, in order */
+extern const char *const store_schema[];
+extern const size_t store_schema_count;
 
 #define SERIES_UID "1.2.826.0.1.3680043.10.1234.2.1"
 #define STUDY_UID  "1.2.826.0.1.3680043.10.1234.1"
@@ -40,6 +47,9 @@ struct fixture {
 	struct store *s;
 	char *err;
 };
+
+/* A check that once failed: `note` says what the bug was. */
+#define assert_fixed_bug(cond, note) assert_true(cond)
 
 static const struct store_options rw_opts = {.busy_timeout_ms = 1000};
 static const struct store_options ro_opts = {.readonly = true,
@@ -91,6 +101,7 @@ static int teardown(void **state)
 static void info_init(struct instance_info *in)
 {
 	memset(in, 0, sizeof *in);
+	in->instance_number = NAN;
 	in->series_number = NAN;
 	in->patient_weight_kg = NAN;
 	in->kvp = NAN;
@@ -105,6 +116,14 @@ static void info_init(struct instance_info *in)
 	in->rr_interval_ms = NAN;
 	in->pulsing_start_percent = NAN;
 	in->pulsing_end_percent = NAN;
+	in->rr_low_ms = NAN;
+	in->rr_high_ms = NAN;
+	in->intervals_acquired = NAN;
+	in->intervals_rejected = NAN;
+	in->trigger_time_ms = NAN;
+	in->single_collimation_mm = NAN;
+	in->total_collimation_mm = NAN;
+	in->frames = NAN;
 }
 
 /* Instance n of series A of the fictional test study (tests/data). */
@@ -113,6 +132,7 @@ static void info_series_a(struct instance_info *in, int n)
 	info_init(in);
 	snprintf(in->sop_instance_uid, sizeof in->sop_instance_uid,
 	         "1.2.826.0.1.3680043.10.1234.3.1.%d", n);
+	in->instance_number = n;
 	strcpy(in->sop_class_uid, "1.2.840.10008.5.1.4.1.1.2");
 	strcpy(in->series_uid, SERIES_UID);
 	strcpy(in->study_uid, STUDY_UID);
@@ -134,6 +154,7 @@ static void info_series_a(struct instance_info *in, int n)
 	in->phase_percent = 70;
 	in->rr_interval_ms = 1000;
 	in->cardiac_tokens = true;
+	strcpy(in->hr_source, "scan_options");
 }
 
 static void open_rw(struct fixture *f)
@@ -156,12 +177,31 @@ static void reopen(struct fixture *f, const struct store_options *opt)
 		fail_msg("store_open: %d %s", r, f->err ? f->err : "");
 }
 
+/* The raw material (raw_to_json) of series A: instances that agree on it
+ * share a series_raw row. */
+#define RAW_A "{\"0008,103E\":\"DS_CorAdSeq\",\"0018,0022\":\"XOP\\\\DSEQCARD\"}"
+
+static enum store_outcome record_raw(struct fixture *f,
+                                     const struct instance_info *in,
+                                     const char *raw_json, bool cardiac,
+                                     const char *received)
+{
+	enum store_outcome o = (enum store_outcome)-1;
+	int r = store_record(f->s, in, raw_json, cardiac, received, "SCANNER01",
+	                     &o, &f->err);
+
+	if (r != 0)
+		fail_msg("store_record: %d %s", r, f->err ? f->err : "");
+	return o;
+}
+
 static enum store_outcome record(struct fixture *f,
                                  const struct instance_info *in,
                                  bool cardiac, const char *received)
 {
 	enum store_outcome o = (enum store_outcome)-1;
-	int r = store_record(f->s, in, cardiac, received, "SCANNER01", &o, &f->err);
+	int r = store_record(f->s, in, RAW_A, cardiac, received, "SCANNER01",
+	                     &o, &f->err);
 
 	if (r != 0)
 		fail_msg("store_record: %d %s", r, f->err ? f->err : "");
@@ -246,7 +286,7 @@ static struct first_row query(struct fixture *f, const char *sql)
 	memset(&fr, 0, sizeof fr);
 	r = store_query(f->s, sql, NULL, 0, collect_row, &fr, &f->err);
 	if (r != 0)
-		fail_msg("store_query '%s': %d %s", sql, r, f->err ? f->err : "");
+		fail_msg("store_query: %d %s, in '%.200s'", r, f->err ? f->err : "", sql);
 	return fr;
 }
 
@@ -257,11 +297,20 @@ static const char *query1(struct fixture *f, const char *sql)
 
 	fr = query(f, sql);
 	if (fr.rows != 1)
-		fail_msg("'%s': %d rows", sql, fr.rows);
+		fail_msg("%d rows, not 1, from '%.200s'", fr.rows, sql);
 	return fr.value[0];
 }
 
 /* ---- opening ------------------------------------------------------------ */
+
+/* The user_version of a database holding the whole schema. */
+static const char *schema_version(void)
+{
+	static char v[16];
+
+	snprintf(v, sizeof v, "%zu", store_schema_count);
+	return v;
+}
 
 static void test_store__open_creates_the_schema(void **state)
 {
@@ -272,7 +321,9 @@ static void test_store__open_creates_the_schema(void **state)
 	assert_int_equal(access(f->path, F_OK), 0);
 	snprintf(id, sizeof id, "%d", STORE_APPLICATION_ID);
 	assert_string_equal(query1(f, "PRAGMA application_id"), id);
-	assert_string_equal(query1(f, "PRAGMA user_version"), "1");
+	/* one user_version per file in sql/, the first being 1 */
+	assert_true(store_schema_count >= 1);
+	assert_string_equal(query1(f, "PRAGMA user_version"), schema_version());
 	/* WAL, as another connection sees it (store_query refuses this pragma,
 	 * which can write) */
 	side_value(f->path, "PRAGMA journal_mode", buf, sizeof buf);
@@ -281,6 +332,36 @@ static void test_store__open_creates_the_schema(void **state)
 	                               "WHERE type = 'table' AND name IN "
 	                               "('series', 'instance')"), "2");
 	assert_null(f->err);
+}
+
+/* A database made by the first release (sql/001 only) gains the rest of
+ * the schema when the daemon opens it, and keeps its rows. */
+static void test_store__open_upgrades_an_older_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct instance_info in;
+	sqlite3 *db;
+	char sql[128];
+
+	db = side_open(f->path);
+	side_exec(db, "BEGIN");
+	side_exec(db, store_schema[0]);
+	snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 1",
+	         STORE_APPLICATION_ID);
+	side_exec(db, sql);
+	side_exec(db, "INSERT INTO series (series_uid, study_uid, hr_avg, instances, "
+	              "first_received, last_received) VALUES ('1.2.3', '1.2', 70, 3, "
+	              "'" T1 "', '" T1 "')");
+	side_exec(db, "COMMIT");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+	open_rw(f);
+	assert_string_equal(query1(f, "PRAGMA user_version"), schema_version());
+	assert_string_equal(query1(f, "SELECT hr_avg || '/' || instances FROM series "
+	                               "WHERE series_uid = '1.2.3'"), "70/3");
+	info_series_a(&in, 1);
+	assert_int_equal(record(f, &in, true, T2), STORE_NEW_SERIES);
+	assert_string_equal(query1(f, "SELECT count(*) FROM series"), "2");
 }
 
 static void test_store__series_columns_match_the_table(void **state)
@@ -309,7 +390,7 @@ static void test_store__reopen_keeps_the_data(void **state)
 	assert_int_equal(record(f, &in, true, T1), STORE_NEW_SERIES);
 	reopen(f, &rw_opts);
 	assert_null(f->err);
-	assert_string_equal(query1(f, "PRAGMA user_version"), "1");
+	assert_string_equal(query1(f, "PRAGMA user_version"), schema_version());
 	assert_string_equal(query1(f, "SELECT instances FROM series"), "1");
 	/* the schema was not applied again, and the store still writes */
 	info_series_a(&in, 2);
@@ -363,6 +444,40 @@ static void test_store__open_of_a_database_of_another_application_is_eproto(void
 	assert_int_equal(store_open(f->path, &rw_opts, &f->s, &f->err), -EPROTO);
 	assert_null(f->s);
 	assert_non_null(f->err);
+}
+
+/* Any SQLite file with tables but no hraudit identity: a wrong
+ * database.path must not turn another application's database into ours. */
+static void test_store__open_of_a_foreign_database_is_eproto(void **state)
+{
+	struct fixture *f = *state;
+	char buf[32];
+	int r;
+
+	make_db(f->path, "CREATE TABLE patients (name TEXT); "
+	                 "INSERT INTO patients VALUES ('x')");
+	r = store_open(f->path, &rw_opts, &f->s, &f->err);
+	side_value(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'series'",
+	           buf, sizeof buf);
+	assert_fixed_bug(r == -EPROTO && strcmp(buf, "0") == 0,
+	                 "store_open (read-write) applies the schema to a "
+	                 "non-empty SQLite file whose application_id and "
+	                 "user_version are 0");
+	assert_null(f->s);
+}
+
+/* The same, when the other application has a table named like ours. */
+static void test_store__open_of_a_foreign_database_with_our_table_names_is_eproto(void **state)
+{
+	struct fixture *f = *state;
+	int r;
+
+	make_db(f->path, "CREATE TABLE series (x)");
+	r = store_open(f->path, &rw_opts, &f->s, &f->err);
+	assert_true(r < 0);
+	assert_null(f->s);
+	assert_fixed_bug(r == -EPROTO, "store_open gives -EIO ('table series "
+	                 "already exists'), not -EPROTO, for a foreign database");
 }
 
 static void test_store__open_of_a_newer_schema_is_eproto(void **state)
@@ -490,27 +605,142 @@ static void test_store__counts_a_second_instance_of_a_series(void **state)
 
 	open_rw(f);
 	info_series_a(&in, 1);
-	in.pitch = NAN;               /* absent from the first instance */
 	assert_int_equal(record(f, &in, true, T1), STORE_NEW_SERIES);
-
 	info_series_a(&in, 2);
-	in.pitch = 3.2;               /* ... given by the second */
-	in.kvp = 120;                 /* present in both: the first stays */
-	strcpy(in.manufacturer, "OTHER");
-	strcpy(in.accession_number, "999");
 	assert_int_equal(record(f, &in, true, T2), STORE_ADDED);
 
-	fr = query(f, "SELECT instances, first_received, last_received, pitch, "
-	              "kvp, manufacturer, accession_number FROM series");
+	fr = query(f, "SELECT instances, first_received, last_received, "
+	              "source_instance_number, calling_aet FROM series");
 	assert_int_equal(fr.rows, 1);
 	assert_string_equal(fr.value[0], "2");
 	assert_string_equal(fr.value[1], T1);
 	assert_string_equal(fr.value[2], T2);
-	assert_string_equal(fr.value[3], "3.2");
-	assert_string_equal(fr.value[4], "100");
-	assert_string_equal(fr.value[5], "SIEMENS");
-	assert_string_equal(fr.value[6], "0012345678");
+	assert_string_equal(fr.value[3], "1");
+	assert_string_equal(fr.value[4], "SCANNER01");
 	assert_string_equal(query1(f, "SELECT count(*) FROM instance"), "2");
+	/* instances that agree share their material */
+	fr = query(f, "SELECT count(*), sum(instances), min(first_instance_number), "
+	              "min(raw_json) FROM series_raw");
+	assert_string_equal(fr.value[0], "1");
+	assert_string_equal(fr.value[1], "2");
+	assert_string_equal(fr.value[2], "1");
+	assert_string_equal(fr.value[3], RAW_A);
+}
+
+/* Material B: instance 2 of series A as another reconstruction wrote it. */
+#define RAW_B "{\"0008,103E\":\"other\"}"
+
+static void info_series_a_other(struct instance_info *in, int n)
+{
+	info_series_a(in, n);
+	in->pitch = 3.2;
+	in->kvp = 120;
+	strcpy(in->manufacturer, "OTHER");
+	strcpy(in->accession_number, "999");
+}
+
+static void test_store__shows_the_instance_with_the_lowest_number(void **state)
+{
+	struct fixture *f = *state;
+	struct instance_info in;
+	struct first_row fr;
+
+	open_rw(f);
+	info_series_a_other(&in, 2);
+	assert_int_equal(record_raw(f, &in, RAW_B, true, T1), STORE_NEW_SERIES);
+	assert_string_equal(query1(f, "SELECT kvp FROM series"), "120");
+
+	/* instance 1 arrives later: its material replaces the whole row, also
+	 * where it lacks a value (pitch) */
+	info_series_a(&in, 1);
+	assert_int_equal(record_raw(f, &in, RAW_A, true, T2), STORE_ADDED);
+	fr = query(f, "SELECT kvp, pitch, manufacturer, accession_number, "
+	              "source_instance_number, instances, first_received, "
+	              "last_received FROM series");
+	assert_string_equal(fr.value[0], "100");
+	assert_true(fr.is_null[1]);
+	assert_string_equal(fr.value[2], "SIEMENS");
+	assert_string_equal(fr.value[3], "0012345678");
+	assert_string_equal(fr.value[4], "1");
+	assert_string_equal(fr.value[5], "2");
+	assert_string_equal(fr.value[6], T1);
+	assert_string_equal(fr.value[7], T2);
+
+	/* a later instance 3 with B's material counts, and changes nothing */
+	info_series_a_other(&in, 3);
+	assert_int_equal(record_raw(f, &in, RAW_B, true, T3), STORE_ADDED);
+	fr = query(f, "SELECT kvp, source_instance_number, instances FROM series");
+	assert_string_equal(fr.value[0], "100");
+	assert_string_equal(fr.value[1], "1");
+	assert_string_equal(fr.value[2], "3");
+	fr = query(f, "SELECT group_concat(instances || '@' || first_instance_number, ' ') "
+	              "FROM (SELECT * FROM series_raw ORDER BY first_instance_number)");
+	assert_string_equal(fr.value[0], "1@1 2@2");
+}
+
+/* Every column but the series UID, as one text: rows compare equal when
+ * they show the same thing. */
+static void row_text(struct fixture *f, const char *series_uid, char *out, size_t size)
+{
+	char sql[4096];
+	size_t n = 0;
+
+	n += (size_t)snprintf(sql + n, sizeof sql - n, "SELECT ''");
+	for (size_t i = 0; store_series_columns[i]; i++)
+		if (strcmp(store_series_columns[i], "series_uid") != 0)
+			n += (size_t)snprintf(sql + n, sizeof sql - n, " || '|' || quote(%s)",
+			                      store_series_columns[i]);
+	snprintf(sql + n, sizeof sql - n, " FROM series WHERE series_uid = '%s'",
+	         series_uid);
+	assert_true(n < sizeof sql - 100);
+	snprintf(out, size, "%s", query1(f, sql));
+}
+
+static void test_store__row_does_not_depend_on_the_order_of_arrival(void **state)
+{
+	struct fixture *f = *state;
+	struct instance_info one, two;
+	char x[2048], y[2048];
+
+	open_rw(f);
+	/* series X: 1 then 2; series Y: 2 then 1 (same times, same senders) */
+	info_series_a(&one, 1);
+	info_series_a_other(&two, 2);
+	strcpy(one.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.88.1");
+	strcpy(two.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.88.2");
+	strcpy(one.series_uid, "1.2.826.0.1.3680043.10.1234.2.88");
+	strcpy(two.series_uid, one.series_uid);
+	assert_int_equal(record_raw(f, &one, RAW_A, true, T1), STORE_NEW_SERIES);
+	assert_int_equal(record_raw(f, &two, RAW_B, true, T2), STORE_ADDED);
+	strcpy(one.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.99.1");
+	strcpy(two.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.99.2");
+	strcpy(one.series_uid, "1.2.826.0.1.3680043.10.1234.2.99");
+	strcpy(two.series_uid, one.series_uid);
+	assert_int_equal(record_raw(f, &two, RAW_B, true, T1), STORE_NEW_SERIES);
+	assert_int_equal(record_raw(f, &one, RAW_A, true, T2), STORE_ADDED);
+	row_text(f, "1.2.826.0.1.3680043.10.1234.2.88", x, sizeof x);
+	row_text(f, "1.2.826.0.1.3680043.10.1234.2.99", y, sizeof y);
+	assert_string_equal(x, y);
+
+	/* without Instance Numbers, the material's hash decides: still the
+	 * same row for either order */
+	one.instance_number = NAN;
+	two.instance_number = NAN;
+	strcpy(one.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.77.1");
+	strcpy(two.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.77.2");
+	strcpy(one.series_uid, "1.2.826.0.1.3680043.10.1234.2.77");
+	strcpy(two.series_uid, one.series_uid);
+	assert_int_equal(record_raw(f, &one, RAW_A, true, T1), STORE_NEW_SERIES);
+	assert_int_equal(record_raw(f, &two, RAW_B, true, T2), STORE_ADDED);
+	strcpy(one.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.66.1");
+	strcpy(two.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.66.2");
+	strcpy(one.series_uid, "1.2.826.0.1.3680043.10.1234.2.66");
+	strcpy(two.series_uid, one.series_uid);
+	assert_int_equal(record_raw(f, &two, RAW_B, true, T1), STORE_NEW_SERIES);
+	assert_int_equal(record_raw(f, &one, RAW_A, true, T2), STORE_ADDED);
+	row_text(f, "1.2.826.0.1.3680043.10.1234.2.77", x, sizeof x);
+	row_text(f, "1.2.826.0.1.3680043.10.1234.2.66", y, sizeof y);
+	assert_string_equal(x, y);
 }
 
 static void test_store__keeps_the_latest_last_received(void **state)
@@ -540,9 +770,11 @@ static void test_store__counts_a_duplicate_instance_once(void **state)
 	assert_int_equal(record(f, &in, true, T1), STORE_NEW_SERIES);
 	info_series_a(&in, 2);
 	assert_int_equal(record(f, &in, true, T2), STORE_ADDED);
-	/* instance 2 again, later and with another value */
+	/* instance 2 again, later and with other material */
 	in.pitch = 1.5;
-	assert_int_equal(record(f, &in, true, T3), STORE_DUPLICATE);
+	assert_int_equal(record_raw(f, &in, RAW_B, true, T3), STORE_DUPLICATE);
+	assert_string_equal(query1(f, "SELECT count(*) || '/' || sum(instances) "
+	                               "FROM series_raw"), "1/2");
 	assert_string_equal(query1(f, "SELECT instances FROM series"), "2");
 	assert_string_equal(query1(f, "SELECT last_received FROM series"), T2);
 	assert_string_equal(query1(f, "SELECT pitch IS NULL FROM series"), "1");
@@ -580,11 +812,14 @@ static void test_store__counts_a_non_cardiac_instance_of_a_recorded_series(void 
 	strcpy(in.series_uid, SERIES_UID);
 	strcpy(in.study_uid, STUDY_UID);
 	strcpy(in.station_name, "CTFORCE01");
-	assert_int_equal(record(f, &in, false, T2), STORE_ADDED);
+	assert_int_equal(record_raw(f, &in, "{\"0008,1010\":\"CTFORCE01\"}",
+	                            false, T2), STORE_ADDED);
 	assert_string_equal(query1(f, "SELECT instances FROM series"), "2");
-	assert_string_equal(query1(f, "SELECT station_name FROM series"), "CTFORCE01");
+	assert_string_equal(query1(f, "SELECT last_received FROM series"), T2);
+	/* the row still shows instance 1 */
 	assert_string_equal(query1(f, "SELECT hr_avg FROM series"), "61");
-	assert_int_equal(record(f, &in, false, T3), STORE_DUPLICATE);
+	assert_string_equal(query1(f, "SELECT station_name IS NULL FROM series"), "1");
+	assert_int_equal(record_raw(f, &in, "{}", false, T3), STORE_DUPLICATE);
 }
 
 static void test_store__keeps_series_apart(void **state)
@@ -636,6 +871,35 @@ static void test_store__query_refuses_a_write_statement(void **state)
 	/* the store still records after the refusals */
 	info_series_a(&in, 2);
 	assert_int_equal(record(f, &in, true, T2), STORE_ADDED);
+}
+
+/* Statements SQLite calls read-only that still change the connection the
+ * daemon writes through. */
+static void test_store__query_refuses_transaction_control(void **state)
+{
+	struct fixture *f = *state;
+	struct instance_info in;
+	struct first_row fr;
+	enum store_outcome o;
+	int r;
+
+	open_rw(f);
+	memset(&fr, 0, sizeof fr);
+	r = store_query(f->s, "BEGIN", NULL, 0, collect_row, &fr, &f->err);
+	info_series_a(&in, 1);
+	o = STORE_IGNORED;
+	/* whatever store_query said, the store must still record */
+	{
+		char *err = NULL;
+		int rr = store_record(f->s, &in, RAW_A, true, T1, "SCANNER01", &o, &err);
+
+		free(err);
+		assert_fixed_bug(r == -EINVAL && rr == 0,
+		                 "store_query accepts BEGIN (sqlite3_stmt_readonly is "
+		                 "true for it): the connection stays in a transaction "
+		                 "and every later store_record fails with -EIO");
+		assert_int_equal(o, STORE_NEW_SERIES);
+	}
 }
 
 static void test_store__query_rejects_bad_sql(void **state)
@@ -750,7 +1014,7 @@ static void test_store__returns_ebusy_while_another_writer_holds_the_lock(void *
 	side = side_open(f->path);
 	side_exec(side, "BEGIN IMMEDIATE");
 	info_series_a(&in, 2);
-	r = store_record(f->s, &in, true, T2, "SCANNER01", &o, &f->err);
+	r = store_record(f->s, &in, RAW_A, true, T2, "SCANNER01", &o, &f->err);
 	assert_int_equal(r, -EBUSY);
 	assert_non_null(f->err);
 	side_exec(side, "ROLLBACK");
@@ -800,6 +1064,96 @@ static void test_store__a_reader_does_not_block_the_writer(void **state)
 	assert_int_equal(sqlite3_column_int(st, 0), 2);
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_close(side), SQLITE_OK);
+}
+
+/* ---- reparse ---------------------------------------------------------------- */
+
+#define RAW_ONE "{\"0008,103E\":\"one\",\"0020,000D\":\"" STUDY_UID "\"}"
+#define RAW_TWO "{\"0008,103E\":\"two\",\"0020,000D\":\"" STUDY_UID "\"}"
+
+struct derive_ctx {
+	int calls;
+	int fail_at;              /* call number that fails, 0: none */
+	double instance_number;   /* as given to the last call */
+};
+
+/* A stand-in for extract_derive: the description from the material, in
+ * capitals, and the study UID; everything else absent. */
+static int derive(void *ctx, const struct raw *raw, struct instance_info *info)
+{
+	struct derive_ctx *c = ctx;
+	double number = info->instance_number;
+	const char *v;
+
+	if (++c->calls == c->fail_at)
+		return -EINVAL;
+	c->instance_number = number;
+	info_init(info);
+	info->instance_number = number;
+	v = raw_get(raw, "0020,000D");
+	snprintf(info->study_uid, sizeof info->study_uid, "%s", v ? v : "");
+	v = raw_get(raw, "0008,103E");
+	for (size_t i = 0; v && v[i] && i + 1 < sizeof info->series_description; i++)
+		info->series_description[i] = (char)(v[i] >= 'a' && v[i] <= 'z'
+		                                     ? v[i] - 'a' + 'A' : v[i]);
+	return 0;
+}
+
+static void test_store__reparse_derives_again_from_the_winning_material(void **state)
+{
+	struct fixture *f = *state;
+	struct derive_ctx c = {0};
+	struct instance_info in;
+	unsigned long examined = 99, changed = 99;
+
+	open_rw(f);
+	info_series_a(&in, 2);
+	record_raw(f, &in, RAW_TWO, true, T1);
+	info_series_a(&in, 1);
+	record_raw(f, &in, RAW_ONE, true, T2);
+	assert_string_equal(query1(f, "SELECT series_description FROM series"),
+	                    "DS_CorAdSeq  0.6  Bv40  3  BestDiast 70 %");
+
+	assert_int_equal(store_reparse(f->s, derive, &c, &examined, &changed, &f->err), 0);
+	assert_int_equal(c.calls, 1);
+	assert_true(c.instance_number == 1);
+	assert_int_equal(examined, 1);
+	assert_int_equal(changed, 1);
+	assert_string_equal(query1(f, "SELECT series_description FROM series"), "ONE");
+	assert_string_equal(query1(f, "SELECT hr_avg IS NULL AND kvp IS NULL "
+	                               "FROM series"), "1");
+	/* counts and times are not derived: they stay */
+	assert_string_equal(query1(f, "SELECT instances || ' ' || first_received "
+	                               "FROM series"), "2 " T1);
+
+	/* a second pass finds nothing to change */
+	assert_int_equal(store_reparse(f->s, derive, &c, &examined, &changed, &f->err), 0);
+	assert_int_equal(examined, 1);
+	assert_int_equal(changed, 0);
+}
+
+static void test_store__reparse_changes_nothing_when_one_series_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct derive_ctx c = {.fail_at = 2};
+	struct instance_info in;
+	unsigned long examined, changed;
+
+	open_rw(f);
+	info_series_a(&in, 1);
+	record_raw(f, &in, RAW_ONE, true, T1);
+	strcpy(in.series_uid, "1.2.826.0.1.3680043.10.1234.2.2");
+	strcpy(in.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.2.1");
+	record_raw(f, &in, RAW_TWO, true, T1);
+
+	assert_int_equal(store_reparse(f->s, derive, &c, &examined, &changed, &f->err),
+	                 -EINVAL);
+	assert_non_null(f->err);
+	assert_string_equal(query1(f, "SELECT count(*) FROM series WHERE "
+	                               "series_description LIKE 'DS_%'"), "2");
+	/* and the store goes on */
+	info_series_a(&in, 2);
+	assert_int_equal(record(f, &in, true, T2), STORE_ADDED);
 }
 
 /* ---- privacy -------------------------------------------------------------- */
@@ -855,27 +1209,35 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_store__open_creates_the_schema),
+		T(test_store__open_upgrades_an_older_schema),
 		T(test_store__series_columns_match_the_table),
 		T(test_store__reopen_keeps_the_data),
 		T(test_store__readonly_open_of_a_missing_file_is_enoent),
 		T(test_store__readonly_open_of_a_foreign_database_is_eproto),
 		T(test_store__readonly_open_of_a_non_sqlite_file_is_eproto),
 		T(test_store__open_of_a_database_of_another_application_is_eproto),
+		T(test_store__open_of_a_foreign_database_is_eproto),
+		T(test_store__open_of_a_foreign_database_with_our_table_names_is_eproto),
 		T(test_store__open_of_a_newer_schema_is_eproto),
 		T(test_store__readonly_open_of_a_newer_schema_is_eproto),
 		T(test_store__creates_a_row_for_a_cardiac_instance),
 		T(test_store__stores_absent_fields_as_null),
 		T(test_store__counts_a_second_instance_of_a_series),
+		T(test_store__shows_the_instance_with_the_lowest_number),
+		T(test_store__row_does_not_depend_on_the_order_of_arrival),
 		T(test_store__keeps_the_latest_last_received),
 		T(test_store__counts_a_duplicate_instance_once),
 		T(test_store__ignores_a_non_cardiac_instance_of_an_unknown_series),
 		T(test_store__counts_a_non_cardiac_instance_of_a_recorded_series),
 		T(test_store__keeps_series_apart),
 		T(test_store__query_refuses_a_write_statement),
+		T(test_store__query_refuses_transaction_control),
 		T(test_store__query_rejects_bad_sql),
 		T(test_store__query_passes_null_as_null),
 		T(test_store__query_binds_parameters_and_stops_when_asked),
 		T(test_store__readonly_store_queries),
+		T(test_store__reparse_derives_again_from_the_winning_material),
+		T(test_store__reparse_changes_nothing_when_one_series_fails),
 		T(test_store__returns_ebusy_while_another_writer_holds_the_lock),
 		T(test_store__a_reader_does_not_block_the_writer),
 		T(test_store__recorded_text_is_in_the_database_file),
