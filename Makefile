@@ -88,7 +88,9 @@ $(BUILD)/schema.o: $(BUILD)/schema.c $(BUILD)/.flags
 $(BUILD)/hrauditd: $(BUILD)/hrauditd.o $(LIB_OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/hraudit: $(BUILD)/hraudit.o $(LIB_OBJS)
+CLI_OBJS   = $(BUILD)/hraudit.o $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/cmd_*.c))
+
+$(BUILD)/hraudit: $(CLI_OBJS) $(LIB_OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/test_%.o: tests/unit/test_%.c $(BUILD)/.flags

@@ -1,0 +1,53 @@
+/*
+ * cli.h - what the commands of hraudit share (private to the CLI).
+ *
+ * Each command lives in src/cmd_*.c as `int cmd_NAME(struct cli *, int
+ * argc, char **argv)`: argv[0] is the command's name, the return value the
+ * exit status (0 success, 1 failure, CLI_EXIT_USAGE bad arguments).
+ */
+#ifndef HRAUDIT_CLI_H
+#define HRAUDIT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "output.h"
+#include "store.h"
+
+#define CLI_EXIT_USAGE 2
+
+struct cli {
+	const char *db_path;       /* --db, or NULL                          */
+	const char *config_path;   /* -f, or NULL for the default            */
+	struct config cfg;         /* defaults until cli_open_store loads it */
+	struct store *store;       /* open after cli_open_store()            */
+};
+
+/* Prints "hraudit: MESSAGE" (fmt with one %s) and a hint; returns
+ * CLI_EXIT_USAGE. */
+int cli_bad_usage(const char *fmt, const char *arg);
+
+/* The usage text of the whole program, to f. */
+void cli_usage(FILE *f);
+
+/* Loads the configuration and opens the database (read-only unless
+ * writable), saying why on stderr when it cannot.  Returns 0 or < 0. */
+int cli_open_store(struct cli *cli, bool writable);
+
+/* Runs one read-only query and prints its rows; header (may be NULL) gives
+ * the column names when there is no row.  Returns an exit status. */
+int cli_print_query(struct cli *cli, const char *sql, const char *const *params,
+                    size_t nparams, FILE *f, enum output_format fmt,
+                    const char *const *header, int nheader);
+
+/* Opens -o FILE for writing (stdout when path is NULL); cli_close_output
+ * reports a failed write.  Both return NULL / an exit status. */
+FILE *cli_open_output(const char *path);
+int cli_close_output(FILE *f, const char *path, int status);
+
+int cmd_series(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_reparse(struct cli *cli, int argc, char **argv);
+
+#endif
