@@ -35,7 +35,7 @@ LIBS       = $(DCMTK_LIBS) $(shell pkg-config --libs sqlite3 libsystemd inih) \
 # Modules, in the order data flows through them.
 LIB_OBJS   = $(BUILD)/dcm.o $(BUILD)/raw.o $(BUILD)/scanopts.o \
              $(BUILD)/extract.o $(BUILD)/classify.o $(BUILD)/store.o \
-             $(BUILD)/schema.o $(BUILD)/server.o $(BUILD)/config.o \
+             $(BUILD)/schema.o $(BUILD)/ingest.o $(BUILD)/server.o $(BUILD)/config.o \
              $(BUILD)/log.o $(BUILD)/output.o
 SQL_FILES  = $(sort $(wildcard sql/[0-9][0-9][0-9]-*.sql))
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))

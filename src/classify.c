@@ -10,8 +10,8 @@
  *
  *   1. flash:       spiral, pitch >= 1.5 (high-pitch dual-source spiral)
  *   2. sequential:  seq_diastolic when the phase is >= 50 % of R-R, else
- *                   seq_systolic; the phase from phase_percent, else the
- *                   middle of the ECG pulsing window, else trigger time / R-R
+ *                   seq_systolic; the phase from the middle of the ECG
+ *                   pulsing window, else phase_percent, else trigger time / R-R
  *   3. spiral_retro: spiral, pitch < 1.5, with ECG gating evidence
  *   4. UHR:         NAEOTOM Alpha at <= 0.25 mm single collimation turns
  *                   spiral_retro and seq_diastolic into their uhr_ codes
@@ -673,8 +673,8 @@ static const char *ecg_evidence(const struct instance_info *info)
 }
 
 /*
- * The phase of a sequential scan: phase_percent, else the middle of the
- * pulsing window, else trigger time over R-R.  Writes the reason into why
+ * The phase of a sequential scan: the middle of the pulsing window, else
+ * phase_percent, else trigger time over R-R.  Writes the reason into why
  * and returns the code, or NULL when no phase is known.
  */
 static const char *sequential_phase(const struct instance_info *info,
@@ -686,13 +686,16 @@ static const char *sequential_phase(const struct instance_info *info,
 	const char *code;
 	int n;
 
-	if (percent_ok(info->phase_percent)) {
-		p = info->phase_percent;
-		n = snprintf(why, size, "sequential, phase %g %%", p);
-	} else if (percent_ok(s) && percent_ok(e) && s <= e) {
+	/* The pulsing window belongs to the acquisition, the phase to one
+	 * reconstruction of it ("BestSyst 40 %" of a diastolic scan): the
+	 * window first, so the reconstructions of one scan agree. */
+	if (percent_ok(s) && percent_ok(e) && s <= e) {
 		p = (s + e) / 2;
 		n = snprintf(why, size, "sequential, pulsing %g-%g %%, "
 		             "middle %.4g %%", s, e, p);
+	} else if (percent_ok(info->phase_percent)) {
+		p = info->phase_percent;
+		n = snprintf(why, size, "sequential, phase %g %%", p);
 	} else if (isfinite(t) && t >= 0 && isfinite(rr) && rr > 0 &&
 	           t <= rr) {
 		p = 100 * t / rr;

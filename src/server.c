@@ -26,8 +26,7 @@
 #include <unistd.h>
 
 #include "dcm.h"
-#include "classify.h"
-#include "extract.h"
+#include "ingest.h"
 #include "log.h"
 #include "server.h"
 
@@ -47,7 +46,7 @@ struct pending {
 
 struct server {
 	const struct config *cfg;
-	struct store *store;
+	struct ingest ingest;         /* header -> row, shared by the threads  */
 	pthread_mutex_t store_lock;   /* one writer at a time                  */
 	struct dcm_net *net;
 	int listen_fd;
@@ -73,18 +72,6 @@ struct assoc_job {
 	struct raw raw;               /* reused for every instance             */
 };
 
-static void now_iso_utc(char out[64])
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	         tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
 /* The C-STORE decision: runs on the association's thread. */
 static uint16_t on_store(void *ctx, const struct dcm_store_request *req)
 {
@@ -92,17 +79,15 @@ static uint16_t on_store(void *ctx, const struct dcm_store_request *req)
 	struct server *srv = job->srv;
 	struct instance_info info;
 	enum store_outcome outcome;
-	char received[64], *err = NULL, *json = NULL;
-	bool cardiac;
+	char *err = NULL;
 	int r;
 
-	r = req->header ? extract_instance(req->header, &job->raw, &info) : -EINVAL;
-	if (r == -ENOMEM) {
-		log_err("out of memory reading instance '%s'", req->sop_instance_uid);
-		atomic_fetch_add(&srv->failed, 1);
-		return DCM_STATUS_OUT_OF_RESOURCES;
-	}
-	if (r < 0) {
+	if (!req->header)
+		r = -EINVAL;
+	else
+		r = ingest_header(&srv->ingest, req->header, &job->raw,
+		                  job->info->calling_aet, &info, &outcome, &err);
+	if (r == -EINVAL) {
 		log_warn("cannot understand instance '%s' from '%s' (%s): %s",
 		         req->sop_instance_uid, job->info->calling_aet, job->peer,
 		         req->header ? "no study, series or instance uid"
@@ -110,33 +95,18 @@ static uint16_t on_store(void *ctx, const struct dcm_store_request *req)
 		atomic_fetch_add(&srv->failed, 1);
 		return DCM_STATUS_CANNOT_UNDERSTAND;
 	}
-	if (req->header_truncated)
-		log_debug("instance '%s': header longer than max_header_bytes, "
-		          "read what fits", info.sop_instance_uid);
-	cardiac = extract_is_cardiac(&info, &srv->cfg->filter);
-	classify_scan_type(&srv->cfg->scan_type_rules, &info);
-	json = raw_to_json(&job->raw);
-	if (!json) {
-		log_err("out of memory recording instance '%s'", info.sop_instance_uid);
-		atomic_fetch_add(&srv->failed, 1);
-		return DCM_STATUS_OUT_OF_RESOURCES;
-	}
-	now_iso_utc(received);
-
-	pthread_mutex_lock(&srv->store_lock);
-	r = store_record(srv->store, &info, json, cardiac, received,
-	                 job->info->calling_aet, &outcome, &err);
-	pthread_mutex_unlock(&srv->store_lock);
-	free(json);
 	if (r < 0) {
 		const char *fields[] = {"DICOM_STATUS=0xA700", NULL};
-		log_fields(LOG_ERR, fields, "%s; answered out of resources so that "
-		           "'%s' retries", err ? err : "cannot record",
-		           job->info->calling_aet);
+		log_fields(LOG_ERR, fields, "cannot record instance '%s': %s; answered "
+		           "out of resources so that '%s' retries", req->sop_instance_uid,
+		           err ? err : strerror(-r), job->info->calling_aet);
 		free(err);
 		atomic_fetch_add(&srv->failed, 1);
 		return DCM_STATUS_OUT_OF_RESOURCES;
 	}
+	if (req->header_truncated)
+		log_debug("instance '%s': header longer than max_header_bytes, "
+		          "read what fits", info.sop_instance_uid);
 	switch (outcome) {
 	case STORE_NEW_SERIES:
 		atomic_fetch_add(&srv->series_new, 1);
@@ -362,7 +332,7 @@ int server_start(const struct config *cfg, struct store *store,
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = cfg;
-	srv->store = store;
+	srv->ingest = (struct ingest){cfg, store, &srv->store_lock};
 	srv->listen_fd = -1;
 	pthread_mutex_init(&srv->store_lock, NULL);
 	pthread_mutex_init(&srv->lock, NULL);

@@ -163,11 +163,21 @@ static void test_classify__infers_phase_from_pulsing_window(void **state)
 	classify(NULL, &info, "seq_systolic",
 	         "inferred: sequential, pulsing 30-50 %, middle 40 % < 50");
 
-	/* phase_percent comes first; an out-of-range one is skipped. */
+	/* The window (the acquisition) comes before phase_percent (one
+	 * reconstruction of it): a systolic window with a diastolic
+	 * reconstruction is still a systolic scan. */
 	info.phase_percent = 75;
-	classify(NULL, &info, "seq_diastolic", NULL);
+	classify(NULL, &info, "seq_systolic",
+	         "inferred: sequential, pulsing 30-50 %, middle 40 % < 50");
+
+	/* Without a window, phase_percent decides; out of range, it is skipped. */
+	info.pulsing_start_percent = NAN;
+	info.pulsing_end_percent = NAN;
+	classify(NULL, &info, "seq_diastolic", "inferred: sequential, phase 75 % >= 50");
 	info.phase_percent = 250;
-	classify(NULL, &info, "seq_systolic", NULL);
+	classify(NULL, &info, "", "");
+	info.pulsing_start_percent = 30;
+	info.pulsing_end_percent = 50;
 
 	/* Half a window, or a reversed one, gives no phase. */
 	info.phase_percent = NAN;

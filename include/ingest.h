@@ -1,0 +1,38 @@
+/*
+ * ingest.h - one object's header into the database: the path every
+ * arrival takes, whether from the network (server.c), from files
+ * (`hraudit import`) or retrieved from a PACS.
+ *
+ *   header -> raw material -> instance_info -> scan type -> store_record()
+ */
+#ifndef HRAUDIT_INGEST_H
+#define HRAUDIT_INGEST_H
+
+#include <pthread.h>
+
+#include "config.h"
+#include "dcm.h"
+#include "extract.h"
+#include "raw.h"
+#include "store.h"
+
+struct ingest {
+	const struct config *cfg;     /* filter and scan-type rules          */
+	struct store *store;
+	pthread_mutex_t *store_lock;  /* held around the write; may be NULL  */
+};
+
+/*
+ * Records the object whose header is h, as sent by `source` (the calling
+ * AE title, or a label such as "import").  scratch is reused between calls
+ * (raw.h; release it at the end).  *info receives what was extracted.
+ * Returns 0 with *outcome set; -EINVAL when the object cannot be understood
+ * (no study, series or instance UID); -ENOMEM; or store_record's errors
+ * (-EBUSY, -ENOSPC, -EIO) with *errmsg.  Nothing is written on error.
+ */
+int ingest_header(const struct ingest *in, const struct dcm_header *h,
+                  struct raw *scratch, const char *source,
+                  struct instance_info *info, enum store_outcome *outcome,
+                  char **errmsg);
+
+#endif
