@@ -14,8 +14,12 @@
  *                                       per-frame item: values joined by '\'
  *   "0045,GEMS_HELIOS_01,31"            private: group, creator, element byte
  *   "0049,GEMS_CT_CARDIAC_001,01/0049,GEMS_CT_CARDIAC_001,03"
- * Values: text for string VRs; binary VRs and UN as "XX:hex" (VR, then the
- * little-endian bytes in hexadecimal), so nothing is decoded before storage.
+ * Values carry their VR, so nothing is decoded before storage and text can
+ * never be mistaken for bytes:
+ *   "CS=XOP\DSEQCARD"                  a string VR: "VR=" and the text
+ *   "FL:0000A042"                       binary VRs and UN: "VR:" and the
+ *                                       little-endian bytes in hexadecimal
+ * The values of every per-frame item are joined by '\', each with its VR.
  */
 #ifndef HRAUDIT_RAW_H
 #define HRAUDIT_RAW_H
@@ -57,8 +61,18 @@ int raw_gather(const struct dcm_header *h, struct raw *r);
  */
 char *raw_to_json(const struct raw *r);
 
-/* Decodes a value written as "XX:hex" into bytes; a plain text value is
- * copied as is.  Returns the number of bytes (at most size), or -EINVAL. */
-int raw_decode_bytes(const char *value, unsigned char *buf, size_t size);
+/*
+ * The text of a value written "VR=text"; a value without a VR prefix (made
+ * by hand) is its own text.  NULL for a binary "VR:hex" value.
+ */
+const char *raw_text(const char *value);
+
+/*
+ * Decodes a value: "VR:hex" into its bytes, "VR=text" (or plain) into the
+ * bytes of the text.  Copies at most size bytes; returns the number copied,
+ * or -EINVAL for bad hexadecimal.  vr (may be NULL) gets the VR or "".
+ */
+int raw_decode_bytes(const char *value, unsigned char *buf, size_t size,
+                     char vr[3]);
 
 #endif

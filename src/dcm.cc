@@ -396,7 +396,9 @@ static void un_to_sequences(DcmItem *item, int depth)
 				un_to_sequences(sq->getItem(k), depth + 1);
 			continue;
 		}
-		if (e->ident() != EVR_UN || !key.isPrivate())
+		/* UN when the sender gave it, no VR at all in implicit VR */
+		if (!(e->ident() == EVR_UN || !DcmVR(e->ident()).isStandard()) ||
+		    !key.isPrivate())
 			continue;
 		Uint8 *v = NULL;
 		Uint32 len = e->getLength();
@@ -491,8 +493,10 @@ extern "C" int dcm_item_bytes(const struct dcm_item *it, uint32_t tag,
 		if (!e || e->getLength() == 0)
 			return -ENOENT;
 		DcmVR v(e->ident());
+		/* implicit VR gives unknown private elements no VR ("??"): they
+		 * are UN, raw bytes (PS3.5 6.2.2) */
 		if (vr)
-			memcpy(vr, v.getVRName(), 2);
+			memcpy(vr, v.isStandard() ? v.getVRName() : "UN", 2);
 		unsigned long vm = e->getVM();
 		switch (e->ident()) {
 		case EVR_US: for (unsigned long i = 0; i < vm; i++) { Uint16 x; if (e->getUint16(x, i).good()) put_le(out, x); } break;

@@ -41,9 +41,9 @@
 static void get_text(const struct raw *raw, const char *key, char *buf, size_t size)
 {
 	const char *v = raw_get(raw, key);
+	const char *t = v ? raw_text(v) : NULL;
 
-	snprintf(buf, size, "%s", v && !(isupper((unsigned char)v[0]) &&
-	         isupper((unsigned char)v[1]) && v[2] == ':') ? v : "");
+	snprintf(buf, size, "%s", t ? t : "");
 }
 
 /* Parses a decimal number filling the whole of s[0..n) (spaces around are
@@ -69,16 +69,19 @@ static double parse_number(const char *s, size_t n)
 }
 
 /*
- * One value, text or "XX:hex".  Binary VRs decode as their type; UN (a
- * private element the sender did not know) as a float when `un_float` and
- * four bytes long, else as text.
+ * One value: "VR=text", "VR:hex" or plain text (raw.h).  Binary VRs decode
+ * as their type; UN (a private element the sender did not know) as a float
+ * when `un_float` and four bytes long, else as text.
  */
 static double decode_one(const char *s, size_t n, bool un_float)
 {
 	unsigned char b[8];
-	char tmp[80];
+	char tmp[80], vr[3];
 	int len;
 
+	if (n >= 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
+	    s[2] == '=')
+		return parse_number(s + 3, n - 3);
 	if (n < 3 || !(isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
 	               s[2] == ':'))
 		return parse_number(s, n);
@@ -86,27 +89,27 @@ static double decode_one(const char *s, size_t n, bool un_float)
 		return NAN;
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
-	len = raw_decode_bytes(tmp, b, sizeof b);
+	len = raw_decode_bytes(tmp, b, sizeof b, vr);
 	if (len < 0)
 		return NAN;
-	if (strncmp(tmp, "FL", 2) == 0 || (strncmp(tmp, "UN", 2) == 0 && un_float)) {
+	if (strcmp(vr, "FL") == 0 || (strcmp(vr, "UN") == 0 && un_float)) {
 		float f;
 		if (len < 4)
 			return NAN;
 		memcpy(&f, b, 4);
 		return isfinite(f) ? f : NAN;
 	}
-	if (strncmp(tmp, "FD", 2) == 0 && len >= 8) {
+	if (strcmp(vr, "FD") == 0 && len >= 8) {
 		double d;
 		memcpy(&d, b, 8);
 		return isfinite(d) ? d : NAN;
 	}
-	if (strncmp(tmp, "US", 2) == 0 && len >= 2)
+	if (strcmp(vr, "US") == 0 && len >= 2)
 		return b[0] | b[1] << 8;
-	if (strncmp(tmp, "UL", 2) == 0 && len >= 4)
+	if (strcmp(vr, "UL") == 0 && len >= 4)
 		return (double)((unsigned long)b[0] | (unsigned long)b[1] << 8 |
 		                (unsigned long)b[2] << 16 | (unsigned long)b[3] << 24);
-	if (strncmp(tmp, "UN", 2) == 0 || strncmp(tmp, "OB", 2) == 0)
+	if (strcmp(vr, "UN") == 0 || strcmp(vr, "OB") == 0)
 		return parse_number((const char *)b, (size_t)len);
 	return NAN;
 }
@@ -117,7 +120,9 @@ struct summary {
 	double min, max, sum, first;
 };
 
-static struct summary summarise(const struct raw *raw, const char *key, bool un_float)
+/* Heart rates of 0 (or less) mean "no ECG" and are skipped with positive. */
+static struct summary summarise_if(const struct raw *raw, const char *key,
+                                   bool un_float, bool positive)
 {
 	struct summary s = {0, NAN, NAN, 0, NAN};
 	const char *v = raw_get(raw, key), *p;
@@ -127,12 +132,12 @@ static struct summary summarise(const struct raw *raw, const char *key, bool un_
 	/* a whole "UN:hex" may hold several floats: no separators in hex */
 	if (un_float && strncmp(v, "UN:", 3) == 0) {
 		unsigned char b[64];
-		int len = raw_decode_bytes(v, b, sizeof b);
+		int len = raw_decode_bytes(v, b, sizeof b, NULL);
 
 		for (int i = 0; i + 4 <= len; i += 4) {
 			float f;
 			memcpy(&f, b + i, 4);
-			if (!isfinite(f))
+			if (!isfinite(f) || (positive && !(f > 0)))
 				continue;
 			if (s.n++ == 0)
 				s.min = s.max = s.first = f;
@@ -146,7 +151,7 @@ static struct summary summarise(const struct raw *raw, const char *key, bool un_
 		size_t len = strcspn(p, "\\");
 		double d = decode_one(p, len, un_float);
 
-		if (!isnan(d)) {
+		if (!isnan(d) && !(positive && !(d > 0))) {
 			if (s.n++ == 0)
 				s.min = s.max = s.first = d;
 			s.min = fmin(s.min, d);
@@ -158,6 +163,11 @@ static struct summary summarise(const struct raw *raw, const char *key, bool un_
 		p += len + 1;
 	}
 	return s;
+}
+
+static struct summary summarise(const struct raw *raw, const char *key, bool un_float)
+{
+	return summarise_if(raw, key, un_float, false);
 }
 
 static double first_num(const struct raw *raw, const char *key)
@@ -198,7 +208,7 @@ static void fg_text(const struct raw *raw, const char *top, const char *fg,
 		return;
 	snprintf(key, sizeof key, PER_FRAME "%s", fg);
 	v = raw_get(raw, key);
-	if (v)   /* the first frame's value */
+	if (v && (v = raw_text(v)))   /* the first frame's value */
 		snprintf(buf, size, "%.*s", (int)strcspn(v, "\\"), v);
 }
 
@@ -271,22 +281,22 @@ static void heart_rate(const struct raw *raw, struct instance_info *o,
 		strcpy(o->hr_source, "scan_options");
 		return;
 	}
-	if (!isnan(o->heart_rate_bpm) && raw_get(raw, "0018,1088")) {
+	if (summarise_if(raw, "0018,1088", false, true).n > 0) {
 		o->hr_avg_bpm = o->heart_rate_bpm;
 		strcpy(o->hr_source, "heart_rate");
 		return;
 	}
-	s = summarise(raw, PER_FRAME SYNC "0018,1088", false);
+	s = summarise_if(raw, PER_FRAME SYNC "0018,1088", false, true);
 	if (s.n == 0)
-		s = summarise(raw, SHARED SYNC "0018,1088", false);
-	if (s.n > 0 && s.max > 0) {
+		s = summarise_if(raw, SHARED SYNC "0018,1088", false, true);
+	if (s.n > 0) {
 		o->hr_min_bpm = s.min;
 		o->hr_max_bpm = s.max;
 		o->hr_avg_bpm = s.sum / s.n;
 		strcpy(o->hr_source, "cardiac_sync_seq");
 		return;
 	}
-	o->hr_avg_bpm = summarise(raw, GE_CARDIAC "03", true).first;
+	o->hr_avg_bpm = summarise_if(raw, GE_CARDIAC "03", true, true).first;
 	if (!isnan(o->hr_avg_bpm)) {
 		o->hr_min_bpm = summarise(raw, GE_CARDIAC "04", true).first;
 		o->hr_max_bpm = summarise(raw, GE_CARDIAC "05", true).first;
@@ -365,10 +375,16 @@ void extract_derive(const struct raw *raw, struct instance_info *o)
 	scan_options = raw_get(raw, "0018,0022");
 	if (!scan_options)
 		scan_options = raw_get(raw, "0021,SIEMENS*,5C");
-	if (scan_options && !(isupper((unsigned char)scan_options[0]) &&
-	                      isupper((unsigned char)scan_options[1]) &&
-	                      scan_options[2] == ':'))
-		snprintf(o->scan_options, sizeof o->scan_options, "%s", scan_options);
+	if (scan_options) {
+		/* XA's private element arrives as UN where the sender did not
+		 * know it: its bytes are the text */
+		int n = raw_decode_bytes(scan_options, (unsigned char *)o->scan_options,
+		                         sizeof o->scan_options - 1, NULL);
+		o->scan_options[n > 0 ? n : 0] = '\0';
+		while (n > 0 && (o->scan_options[n - 1] == ' ' ||
+		                 o->scan_options[n - 1] == '\0'))
+			o->scan_options[--n] = '\0';
+	}
 
 	o->series_number = first_num(raw, "0020,0011");
 	o->patient_weight_kg = first_num(raw, "0010,1030");
@@ -383,10 +399,16 @@ void extract_derive(const struct raw *raw, struct instance_info *o)
 	fg_text(raw, "0018,9323", "0018,9321/0018,9323", o->exposure_modulation,
 	        sizeof o->exposure_modulation);
 
-	o->heart_rate_bpm = fg_num(raw, "0018,1088", SYNC "0018,1088");
-	/* Heart Rate 0 is what some scanners write for "no ECG". */
-	if (!(o->heart_rate_bpm > 0))
-		o->heart_rate_bpm = NAN;
+	/* Heart Rate: the attribute, else the mean over frames, else the
+	 * shared group; 0 is what some scanners write for "no ECG". */
+	{
+		struct summary hr = summarise_if(raw, "0018,1088", false, true);
+		if (hr.n == 0)
+			hr = summarise_if(raw, PER_FRAME SYNC "0018,1088", false, true);
+		if (hr.n == 0)
+			hr = summarise_if(raw, SHARED SYNC "0018,1088", false, true);
+		o->heart_rate_bpm = hr.n ? (hr.n == 1 ? hr.first : hr.sum / hr.n) : NAN;
+	}
 	o->rr_low_ms = fg_num(raw, "0018,1081", SYNC "0018,1081");
 	o->rr_high_ms = fg_num(raw, "0018,1082", SYNC "0018,1082");
 	o->intervals_acquired = fg_num(raw, "0018,1083", SYNC "0018,1083");
@@ -443,7 +465,7 @@ bool extract_is_cardiac(const struct instance_info *in,
                         const struct extract_filter *filter)
 {
 	if (in->cardiac_tokens || in->hr_source[0] || !isnan(in->heart_rate_bpm) ||
-	    strstr(in->exposure_modulation, "ECG"))
+	    strcasestr(in->exposure_modulation, "ECG"))
 		return true;
 	if (!in->series_description[0] || !filter)
 		return false;

@@ -272,7 +272,11 @@ static int add_value(struct strbuf *b, const struct dcm_item *it, uint32_t tag,
 		/* trailing padding (space or NUL) is not part of the value */
 		while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\0'))
 			len--;
-		r = sb_add(b, (const char *)buf, len);
+		r = sb_add(b, vr, 2);
+		if (r == 0)
+			r = sb_add(b, "=", 1);
+		if (r == 0)
+			r = sb_add(b, (const char *)buf, len);
 	} else {
 		static const char hex[] = "0123456789ABCDEF";
 		char two[2];
@@ -405,14 +409,35 @@ char *raw_to_json(const struct raw *r)
 	return b.s;
 }
 
-int raw_decode_bytes(const char *value, unsigned char *buf, size_t size)
+static bool has_vr(const char *v, char sep)
 {
+	return isupper((unsigned char)v[0]) && isupper((unsigned char)v[1]) &&
+	       v[2] == sep;
+}
+
+const char *raw_text(const char *value)
+{
+	if (has_vr(value, '='))
+		return value + 3;
+	if (has_vr(value, ':'))
+		return NULL;
+	return value;
+}
+
+int raw_decode_bytes(const char *value, unsigned char *buf, size_t size,
+                     char vr[3])
+{
+	const char *text = raw_text(value);
 	size_t n = 0;
 
-	if (!(isupper((unsigned char)value[0]) && isupper((unsigned char)value[1]) &&
-	      value[2] == ':')) {
-		n = strlen(value);
-		memcpy(buf, value, n < size ? n : size);
+	if (vr) {
+		vr[0] = vr[1] = vr[2] = '\0';
+		if (has_vr(value, '=') || has_vr(value, ':'))
+			memcpy(vr, value, 2);
+	}
+	if (text) {
+		n = strlen(text);
+		memcpy(buf, text, n < size ? n : size);
 		return (int)(n < size ? n : size);
 	}
 	for (const char *p = value + 3; p[0] && n < size; p += 2) {

@@ -1,8 +1,9 @@
 /*
  * test_dcm.c - unit tests of the header side of the DCMTK shim
  * (src/dcm.cc), driven through include/dcm.h only: data sets are built
- * byte by byte here, in both little endian transfer syntaxes, and parsed
- * with dcm_header_parse() or written to a file for dcm_header_load_file().
+ * byte by byte (dicom_bytes.h), in both little endian transfer syntaxes,
+ * and parsed with dcm_header_parse() or written to a file for
+ * dcm_header_load_file().
  * Covers string trimming, multi-valued and binary values, truncated and
  * garbage input, the stop at Pixel Data, and dcm_header_string()'s
  * snprintf-like truncation.
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "dcm.h"
+#include "dicom_bytes.h"
 
 #define TS_EXPLICIT "1.2.840.10008.1.2.1"
 #define TS_IMPLICIT "1.2.840.10008.1.2"
@@ -47,115 +49,7 @@
 #define SERIES_UID "1.2.826.0.1.3680043.10.1234.2.1"
 #define SCAN_OPTS  "XOP\\DSEQCARD\\TP70PC1000\\OSCRATEAVG061BPM"
 
-/* ---- a byte-buffer builder for data sets -------------------------------- */
-
-struct bytes {
-	uint8_t *p;
-	size_t len, cap;
-	bool implicit;        /* implicit VR little endian, else explicit */
-};
-
-static void put(struct bytes *b, const void *d, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		assert_non_null(b->p);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static void put_u16(struct bytes *b, uint16_t v)
-{
-	uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-
-	put(b, x, 2);
-}
-
-static void put_u32(struct bytes *b, uint32_t v)
-{
-	uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-	                (uint8_t)(v >> 24)};
-
-	put(b, x, 4);
-}
-
-/* VRs with 2 reserved bytes and a 4-byte length in explicit VR (PS3.5 7.1.2). */
-static bool long_vr(const char *vr)
-{
-	static const char *const l[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
-	                                "SV", "UC", "UN", "UR", "UT", "UV"};
-
-	for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
-		if (memcmp(vr, l[i], 2) == 0)
-			return true;
-	return false;
-}
-
-/* Element header with an explicit length (which may lie about the value). */
-static void put_header(struct bytes *b, uint32_t tag, const char *vr,
-                       uint32_t length)
-{
-	put_u16(b, (uint16_t)(tag >> 16));
-	put_u16(b, (uint16_t)tag);
-	if (b->implicit) {
-		put_u32(b, length);
-	} else if (long_vr(vr)) {
-		put(b, vr, 2);
-		put_u16(b, 0);
-		put_u32(b, length);
-	} else {
-		put(b, vr, 2);
-		put_u16(b, (uint16_t)length);
-	}
-}
-
-static void put_raw(struct bytes *b, uint32_t tag, const char *vr,
-                    const void *value, size_t n)
-{
-	put_header(b, tag, vr, (uint32_t)n);
-	put(b, value, n);
-}
-
-/* A text element, padded to even length: NUL for UI, space otherwise. */
-static void put_str(struct bytes *b, uint32_t tag, const char *vr, const char *s)
-{
-	size_t n = strlen(s);
-
-	put_header(b, tag, vr, (uint32_t)(n + (n & 1)));
-	put(b, s, n);
-	if (n & 1)
-		put(b, memcmp(vr, "UI", 2) == 0 ? "\0" : " ", 1);
-}
-
-static void put_fd(struct bytes *b, uint32_t tag, const double *v, size_t n)
-{
-	put_header(b, tag, "FD", (uint32_t)(8 * n));
-	for (size_t i = 0; i < n; i++) {
-		uint64_t u;
-
-		memcpy(&u, &v[i], 8);
-		put_u32(b, (uint32_t)u);
-		put_u32(b, (uint32_t)(u >> 32));
-	}
-}
-
-static void put_us(struct bytes *b, uint32_t tag, uint16_t v)
-{
-	put_header(b, tag, "US", 2);
-	put_u16(b, v);
-}
-
-static void bytes_free(struct bytes *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
+/* ---- a small CT header ------------------------------------------------- */
 
 /* The elements of a small CT header, in tag order.  ends (may be NULL)
  * receives the offset where each element ends. */
