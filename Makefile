@@ -207,8 +207,18 @@ unit: $(UNIT_TESTS)
 	done; \
 	echo "unit test programs failed: $$failed"; [ $$failed -eq 0 ]
 
-integration: all
-	HRAUDITD=$(BUILD)/hrauditd HRAUDIT=$(BUILD)/hraudit bash tests/integration/run.sh
+# The daemon built with a deliberately wrong parser, for the reparse test.
+$(BUILD)/wrong/hrauditd: FORCE
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/wrong \
+	  CPPFLAGS='$(CPPFLAGS) -DHRAUDIT_TEST_WRONG_PARSER' $(BUILD)/wrong/hrauditd-real
+	@cp $(BUILD)/wrong/hrauditd-real $@
+
+$(BUILD)/hrauditd-real: $(BUILD)/hrauditd.o $(LIB_OBJS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+integration: all $(BUILD)/wrong/hrauditd
+	HRAUDITD=$(BUILD)/hrauditd HRAUDIT=$(BUILD)/hraudit \
+	  HRAUDITD_WRONG=$(BUILD)/wrong/hrauditd bash tests/integration/run.sh
 
 # ---- install ------------------------------------------------------------------
 

@@ -436,6 +436,18 @@ void extract_derive(const struct raw *raw, struct instance_info *o)
 		o->phase_percent = first_num(raw, CANON "04");
 
 	heart_rate(raw, o, &so);
+#ifdef HRAUDIT_TEST_WRONG_PARSER
+	/* Only in build/wrong/, for the reparse test: a deliberately wrong
+	 * parser writes the database that `hraudit reparse` must correct. */
+	if (o->hr_source[0]) {
+		double t = o->hr_min_bpm;
+		o->hr_min_bpm = o->hr_max_bpm;
+		o->hr_max_bpm = t;
+		o->hr_var_bpm = NAN;
+		o->phase_percent = isnan(o->phase_percent) ? 1 : o->phase_percent + 5;
+		strcpy(o->hr_source, "wrong");
+	}
+#endif
 }
 
 int extract_instance(const struct dcm_header *h, struct raw *raw,

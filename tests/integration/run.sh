@@ -608,36 +608,45 @@ test_non_dicom_garbage() {
 }
 
 # SIGTERM: exit 0 within the grace time, database whole, WAL checkpointed.
-# A database written by a wrong parser (its derived columns overwritten as
-# such a parser would have written them) is corrected by `hraudit reparse`
-# from series_raw alone: the export afterwards equals the one before.
+# A database written by a deliberately wrong parser (hrauditd built with
+# HRAUDIT_TEST_WRONG_PARSER: hr_min and hr_max swapped, hr_var lost, phase
+# off by 5, hr_source "wrong") is corrected by `hraudit reparse` from its
+# series_raw alone: afterwards its rows equal those the right parser wrote.
 test_reparse() {
-	local db out
-	start reparse || return
-	db=$DAEMON_DB
-	storescu_send TESTSCU "$TEST_DIR/storescu.out" "$T"/study/series-*/*.dcm
+	local right wrong out cols q
+	if [ ! -x "${HRAUDITD_WRONG:-}" ]; then
+		err "no wrong-parser daemon (make build/wrong/hrauditd, set HRAUDITD_WRONG)"
+		return
+	fi
+	start reparse-right || return
+	right=$DAEMON_DB
+	storescu_send TESTSCU "$TEST_DIR/right.out" "$T"/study/series-*/*.dcm
 	daemon_stop
-	"$HRAUDIT" --db "$db" export -o "$TEST_DIR/before.csv" ||
-		{ err "export before failed"; return; }
-	sqlite3 "$db" "UPDATE series SET hr_avg = hr_avg + 40, hr_min = NULL,
-		hr_source = 'wrong', scan_type = 'flash', heart_rate = 7,
-		phase_percent = 5, study_date = '1900-01-01'" ||
-		{ err "cannot write the wrong values"; return; }
-	"$HRAUDIT" --db "$db" export -o "$TEST_DIR/wrong.csv"
-	cmp -s "$TEST_DIR/before.csv" "$TEST_DIR/wrong.csv" &&
-		err "the wrong parser's values did not change the export"
-	out=$("$HRAUDIT" --db "$db" reparse 2>&1) || err "reparse failed: $out"
-	case $out in
-	"3 series re-derived from their stored material, 3 changed") ;;
-	*) err "reparse said: $out" ;;
-	esac
-	"$HRAUDIT" --db "$db" export -o "$TEST_DIR/after.csv"
-	cmp -s "$TEST_DIR/before.csv" "$TEST_DIR/after.csv" ||
-		err "export after reparse differs: $(diff "$TEST_DIR/before.csv" "$TEST_DIR/after.csv" | head -4)"
-	out=$("$HRAUDIT" --db "$db" reparse 2>&1)
+	HRAUDITD=$HRAUDITD_WRONG start reparse-wrong || return
+	wrong=$DAEMON_DB
+	storescu_send TESTSCU "$TEST_DIR/wrong.out" "$T"/study/series-*/*.dcm
+	daemon_stop
+
+	# every column but the times of arrival
+	cols=$(sql "$right" "SELECT group_concat(name, ', ') FROM pragma_table_info('series')
+		WHERE name NOT IN ('first_received', 'last_received')")
+	q="SELECT $cols FROM series ORDER BY series_uid"
+	[ "$(sql "$wrong" "$q")" != "$(sql "$right" "$q")" ] ||
+		{ err "the wrong parser wrote the same rows as the right one"; return; }
+	expect_sql "$wrong" "SELECT count(*) FROM series WHERE hr_source = 'wrong'" 3 \
+		"rows from the wrong parser"
+
+	out=$("$HRAUDIT" --db "$wrong" reparse 2>&1) || err "reparse failed: $out"
+	[ "$out" = "3 series re-derived from their stored material, 3 changed" ] ||
+		err "reparse said: $out"
+	[ "$(sql "$wrong" "$q")" = "$(sql "$right" "$q")" ] ||
+		err "rows after reparse differ from the right parser's: $(diff \
+			<(sql "$right" "$q") <(sql "$wrong" "$q") | head -4)"
+	out=$("$HRAUDIT" --db "$wrong" reparse 2>&1)
 	[ "$out" = "3 series re-derived from their stored material, 0 changed" ] ||
 		err "second reparse said: $out"
-	expect_sql "$db" "SELECT count(*) FROM series_raw" 3 "series_raw rows (one per series: instances agree)"
+	expect_sql "$wrong" "SELECT count(*) FROM series_raw" 3 \
+		"series_raw rows (one per series: its instances agree)"
 }
 
 test_shutdown() {
