@@ -12,6 +12,7 @@ BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 DATADIR    ?= $(PREFIX)/share/hraudit
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 
 CC         ?= cc
@@ -36,6 +37,8 @@ LIBS       = $(DCMTK_LIBS) $(shell pkg-config --libs sqlite3 libsystemd inih) \
 LIB_OBJS   = $(BUILD)/dcm.o $(BUILD)/raw.o $(BUILD)/scanopts.o \
              $(BUILD)/extract.o $(BUILD)/classify.o $(BUILD)/store.o \
              $(BUILD)/schema.o $(BUILD)/ingest.o $(BUILD)/server.o $(BUILD)/config.o \
+             $(BUILD)/audit.o \
+             $(BUILD)/compliance.o $(BUILD)/csv.o \
              $(BUILD)/log.o $(BUILD)/output.o
 SQL_FILES  = $(sort $(wildcard sql/[0-9][0-9][0-9]-*.sql))
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
@@ -44,7 +47,8 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c
 BUILD_PKGS = gcc g++ make pkg-config libdcmtk-dev libsqlite3-dev \
              libsystemd-dev libinih-dev libcmocka-dev
 RUN_PKGS   = dcmtk sqlite3
-TEST_PKGS  = dcmtk sqlite3 libgdcm-tools python3 clang libclang-rt-14-dev
+TEST_PKGS  = dcmtk sqlite3 libgdcm-tools python3 clang libclang-rt-14-dev \
+             chromium systemd
 SUDO       = $(if $(filter 0,$(shell id -u)),,sudo)
 
 # `make run` development overrides of etc/hrauditd.ini
@@ -232,12 +236,19 @@ install: all
 	install -m 644 man/hrauditd.ini.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 man/hrauditd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 $(SQL_FILES) $(DESTDIR)$(DATADIR)/sql/
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/bin/hraudit|$(BINDIR)/hraudit|' systemd/hraudit-export.service \
+	  > $(DESTDIR)$(UNITDIR)/hraudit-export.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/hraudit-export.service
+	install -m 644 systemd/hraudit-export.timer $(DESTDIR)$(UNITDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/hrauditd $(DESTDIR)$(BINDIR)/hraudit \
 	  $(DESTDIR)$(MANDIR)/man1/hraudit.1 $(DESTDIR)$(MANDIR)/man5/hrauditd.ini.5 \
 	  $(DESTDIR)$(MANDIR)/man8/hrauditd.8
 	rm -rf $(DESTDIR)$(DATADIR)
+	rm -f $(DESTDIR)$(UNITDIR)/hraudit-export.service \
+	  $(DESTDIR)$(UNITDIR)/hraudit-export.timer
 
 clean:
 	rm -rf $(BUILD)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "classify.h"
+#include "compliance.h"
 #include "extract.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/hraudit/hrauditd.ini"
@@ -37,6 +38,13 @@ struct config {
 	/* [scan_type] rule = CODE COND..., repeated; first match wins, in file
 	 * order, then -o order.  None by default. */
 	struct classify_rules scan_type_rules;
+	/* [compliance]: the site's scan-selection protocol (compliance.h). */
+	struct {
+		unsigned hrv_high_bpm;         /* hr_var at or above: hrv=high  */
+		/* rule = CODE COND..., repeated; the first rule in a file (or
+		 * -o) replaces the built-in list, the seed site's table. */
+		struct compliance_rules rules;
+	} compliance;
 	struct {
 		int level;                   /* LOG_ERR .. LOG_DEBUG                */
 	} log;
@@ -57,12 +65,14 @@ int config_load(const char *path, struct config *cfg, char **errmsg);
 /*
  * Sets one key, "section.key=value" (the -o option of hrauditd): the same
  * checks as a file line.  A scan_type.rule is appended after the rules of
- * the file.  Returns 0 or -EINVAL with *errmsg.
+ * the file; so is a compliance.rule, except that the first one replaces
+ * the built-in rules if they are still in force.  Returns 0 or -EINVAL
+ * with *errmsg.
  */
 int config_override(struct config *cfg, const char *assignment, char **errmsg);
 
 /* Frees what config_load allocated (the filter patterns, the scan type
- * rules).  Accepts NULL. */
+ * and compliance rules).  Accepts NULL. */
 void config_release(struct config *cfg);
 
 #endif

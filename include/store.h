@@ -91,6 +91,23 @@ int store_reparse(struct store *s, store_derive_fn fn, void *ctx,
                   unsigned long *examined, unsigned long *changed,
                   char **errmsg);
 
+/* One Agatston calcium score, for store_import_calcium(). */
+struct store_calcium {
+	const char *accession_number;  /* text as written: leading zeros kept */
+	double agatston;               /* Agatston score                      */
+};
+
+/*
+ * `hraudit import-calcium`: inserts the scores rows[0..n) into table
+ * calcium_score, replacing those of the same accession numbers, stamped
+ * imported_utc (ISO 8601), in one transaction.  Needs a writable store.
+ * Returns 0, or -EBUSY (lock not obtained in time), -ENOSPC, -EACCES,
+ * -EIO with *errmsg; nothing is changed then.
+ */
+int store_import_calcium(struct store *s, const struct store_calcium *rows,
+                         size_t n, const char *imported_utc, char **errmsg)
+	__attribute__((warn_unused_result));
+
 /* The public column list of table `series`, in schema order, for the CLI. */
 extern const char *const store_series_columns[];
 

@@ -49,5 +49,13 @@ int cli_close_output(FILE *f, const char *path, int status);
 int cmd_series(struct cli *cli, int argc, char **argv);
 int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_reparse(struct cli *cli, int argc, char **argv);
+int cmd_compliance(struct cli *cli, int argc, char **argv);
+int cmd_import_calcium(struct cli *cli, int argc, char **argv);
+int cmd_merge_openrem(struct cli *cli, int argc, char **argv);
+int cmd_summary(struct cli *cli, int argc, char **argv);
+int cmd_weekday(struct cli *cli, int argc, char **argv);
+int cmd_histogram(struct cli *cli, int argc, char **argv);
+int cmd_import(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -1,13 +1,18 @@
 /*
  * cmd_series.c - the commands on series rows: series (a table), export
- * (every column, CSV or JSON) and reparse (re-derive from series_raw).
+ * (every column, CSV or JSON, optionally by study date, written atomically
+ * to a file) and reparse (re-derive from series_raw).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "classify.h"
 #include "cli.h"
@@ -25,7 +30,7 @@ int cmd_series(struct cli *cli, int argc, char **argv)
 	enum output_format fmt = OUTPUT_TABLE;
 	int c, r;
 
-	optind = 1;
+	optind = 0;   /* 0, not 1: glibc then re-reads the option order (main used "+") */
 	while ((c = getopt_long(argc, argv, "h", format_options, NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -52,17 +57,169 @@ int cmd_series(struct cli *cli, int argc, char **argv)
 	        NULL, 0, stdout, fmt, NULL, 0);
 }
 
+static const struct option export_options[] = {
+	{"format", required_argument, NULL, 'F'},
+	{"output", required_argument, NULL, 'o'},
+	{"from", required_argument, NULL, 'A'},
+	{"to", required_argument, NULL, 'B'},
+	{"daily", required_argument, NULL, 'D'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* A calendar date written YYYY-MM-DD, as study_date holds it. */
+static bool valid_date(const char *s)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, m, d;
+
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+			return false;
+	if (s[10] != '\0')
+		return false;
+	y = atoi(s);
+	m = atoi(s + 5);
+	d = atoi(s + 8);
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return false;
+	return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+/*
+ * An output file replaced atomically: written to FILE.XXXXXX beside it,
+ * flushed to disk, then renamed over FILE, so that a reader (a spreadsheet,
+ * a copy job) finds the previous file or the whole new one, never a part.
+ * A FILE that exists and is a device, a FIFO or a symbolic link is written
+ * in place, as before (-o /dev/stdout keeps working).
+ */
+struct atomic_file {
+	const char *path;
+	char *tmp;                 /* NULL when written in place */
+	FILE *f;
+};
+
+/* Returns 0, or 1 with a message. */
+static int atomic_open(struct atomic_file *a, const char *path)
+{
+	struct stat st;
+	mode_t mask;
+	int fd;
+
+	a->path = path;
+	a->tmp = NULL;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		a->f = cli_open_output(path);
+		return a->f ? 0 : 1;
+	}
+	if (asprintf(&a->tmp, "%s.XXXXXX", path) < 0) {
+		a->tmp = NULL;
+		fprintf(stderr, "hraudit: out of memory\n");
+		return 1;
+	}
+	fd = mkstemp(a->tmp);
+	if (fd < 0) {
+		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(errno));
+		goto fail;
+	}
+	/* mkstemp makes it 0600: give it the mode fopen(3) would have. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	a->f = fdopen(fd, "w");
+	if (!a->f) {
+		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(errno));
+		close(fd);
+		unlink(a->tmp);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(a->tmp);
+	a->tmp = NULL;
+	return 1;
+}
+
+/* Syncs the directory holding path, so that the rename is on disk too. */
+static int sync_parent(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd, r = -1;
+
+	if (!dir)
+		return -1;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = fsync(fd);
+		close(fd);
+	}
+	free(dir);
+	return r;
+}
+
+/* With status 0: flushes, fsyncs and renames the file into place; otherwise
+ * (or when that fails) removes the temporary file, leaving FILE as it was.
+ * Returns the exit status. */
+static int atomic_close(struct atomic_file *a, int status)
+{
+	int e = 0;
+
+	if (!a->tmp)
+		return cli_close_output(a->f, a->path, status);
+	if (status == 0 && (fflush(a->f) != 0 || fsync(fileno(a->f)) < 0))
+		e = errno;
+	if (fclose(a->f) != 0 && status == 0 && !e)
+		e = errno;
+	if (status == 0 && !e && rename(a->tmp, a->path) < 0)
+		e = errno;
+	if (status == 0 && e)
+		fprintf(stderr, "hraudit: cannot write '%s': %s\n", a->path, strerror(e));
+	if (status != 0 || e) {
+		unlink(a->tmp);
+		status = 1;
+	} else {
+		sync_parent(a->path);   /* best effort: the data itself is synced */
+	}
+	free(a->tmp);
+	a->tmp = NULL;
+	return status;
+}
+
+/* DIR/hraudit-YYYY-MM-DD.EXT for today (local time), malloc'd, or NULL. */
+static char *daily_path(const char *dir, enum output_format fmt)
+{
+	char date[16], *path;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!localtime_r(&now, &tm) || strftime(date, sizeof date, "%Y-%m-%d", &tm) == 0)
+		return NULL;
+	if (asprintf(&path, "%s%shraudit-%s.%s", dir,
+	             dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", date,
+	             fmt == OUTPUT_JSON ? "json" : "csv") < 0)
+		return NULL;
+	return path;
+}
+
 int cmd_export(struct cli *cli, int argc, char **argv)
 {
 	enum output_format fmt = OUTPUT_CSV;
-	const char *outpath = NULL;
-	char sql[2048];
+	const char *outpath = NULL, *daily = NULL;
+	const char *dates[2] = {NULL, NULL};   /* ?1 from, ?2 to: NULL for none */
+	struct atomic_file out;
+	char sql[2048], *path = NULL;
 	size_t len;
 	int ncols, c, status;
-	FILE *f;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", format_options, NULL)) != -1) {
+	optind = 0;   /* 0, not 1: glibc then re-reads the option order (main used "+") */
+	while ((c = getopt_long(argc, argv, "o:h", export_options, NULL)) != -1) {
 		switch (c) {
 		case 'F':
 			if (output_parse_format(optarg, &fmt) < 0 || fmt == OUTPUT_TABLE)
@@ -71,6 +228,15 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 			break;
 		case 'o':
 			outpath = optarg;
+			break;
+		case 'A':
+		case 'B':
+			if (!valid_date(optarg))
+				return cli_bad_usage("export: bad date '%s' (YYYY-MM-DD)", optarg);
+			dates[c == 'B'] = optarg;
+			break;
+		case 'D':
+			daily = optarg;
 			break;
 		case 'h':
 			cli_usage(stdout);
@@ -81,21 +247,46 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_bad_usage("export: unexpected argument '%s'", argv[optind]);
+	if (outpath && daily)
+		return cli_bad_usage("export: %s", "-o and --daily exclude each other");
+	if (dates[0] && dates[1] && strcmp(dates[0], dates[1]) > 0)
+		return cli_bad_usage("export: --from %s is after --to", dates[0]);
 	if (cli_open_store(cli, false) < 0)
 		return 1;
 
+	/* study_date is text YYYY-MM-DD: compared as text, both ends inclusive;
+	 * a series without a study date is left out when a bound is given. */
 	len = (size_t)snprintf(sql, sizeof sql, "SELECT ");
 	for (ncols = 0; store_series_columns[ncols]; ncols++)
 		len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s",
 		                        ncols ? ", " : "", store_series_columns[ncols]);
-	snprintf(sql + len, sizeof sql - len, " FROM series ORDER BY study_date, "
-	         "study_time, accession_number, series_number, series_uid");
+	snprintf(sql + len, sizeof sql - len, " FROM series "
+	         "WHERE (?1 IS NULL OR study_date >= ?1) "
+	         "AND (?2 IS NULL OR study_date <= ?2) "
+	         "ORDER BY study_date, study_time, accession_number, series_number, "
+	         "series_uid");
 
-	f = cli_open_output(outpath);
-	if (!f)
-		return 1;
-	status = cli_print_query(cli, sql, NULL, 0, f, fmt, store_series_columns, ncols);
-	return cli_close_output(f, outpath, status);
+	if (daily) {
+		path = daily_path(daily, fmt);
+		if (!path) {
+			fprintf(stderr, "hraudit: out of memory\n");
+			return 1;
+		}
+		outpath = path;
+	}
+	if (outpath) {
+		if (atomic_open(&out, outpath) != 0) {
+			free(path);
+			return 1;
+		}
+	} else {
+		out = (struct atomic_file){.f = stdout};
+	}
+	status = cli_print_query(cli, sql, dates, 2, out.f, fmt,
+	                         store_series_columns, ncols);
+	status = atomic_close(&out, status);
+	free(path);
+	return status;
 }
 
 /* Re-derivation of one series: the same code as on arrival. */
@@ -114,7 +305,7 @@ int cmd_reparse(struct cli *cli, int argc, char **argv)
 	char *err = NULL;
 	int c, r;
 
-	optind = 1;
+	optind = 0;   /* 0, not 1: glibc then re-reads the option order (main used "+") */
 	while ((c = getopt_long(argc, argv, "h", format_options, NULL)) != -1) {
 		if (c == 'h') {
 			cli_usage(stdout);

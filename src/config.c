@@ -39,6 +39,8 @@ enum config_type {
 	CONFIG_ENUM,    /* int, or bool when the field is a bool              */
 	CONFIG_PATTERN, /* struct extract_filter; repeatable                  */
 	CONFIG_RULE,    /* struct classify_rules; repeatable, appends         */
+	CONFIG_COMPLIANCE, /* struct compliance_rules; repeatable, the first
+	                    * replaces the default list as CONFIG_PATTERN's do */
 };
 
 struct config_enum_value {
@@ -53,7 +55,8 @@ struct config_key {
 	size_t offset;
 	size_t size;
 	const char *def;                        /* default, as in a file   */
-	const char *const *def_list;            /* CONFIG_PATTERN default  */
+	const char *const *def_list;            /* CONFIG_PATTERN and
+	                                         * CONFIG_COMPLIANCE default */
 	unsigned min, max;                      /* value, or string length */
 	/* CONFIG_STRING: NULL if the value is good, else why it is not. */
 	const char *(*check)(const char *value);
@@ -85,6 +88,25 @@ static const char *const default_descriptions[] = {
 	"DS_CorAdSeq*", "DS_SysAdSeq*", "SS_CorAdSeq*", "SS_SysAdSeq*",
 	"CorCTA*", "CTA Coronary*", "Gated Thoracic Aorta*",
 	"Calcium Scoring*",
+	NULL,
+};
+
+/*
+ * The seed site's scan-selection table (../shared/DOMAIN.md), as rules:
+ *
+ *   HR (bpm)  HRV   Calcium  Scan type
+ *   < 60      low   0        Flash (high-pitch spiral)
+ *   60-65     low   0-100    Diastolic gated sequential
+ *   > 65      high  0-100    Systolic gated sequential
+ *   > 60      high  > 100    UHR retrospective spiral (NAEOTOM Alpha only)
+ *   < 60      low   > 100    UHR diastolic gated sequential (Alpha only)
+ */
+static const char *const default_compliance_rules[] = {
+	"flash hr<60 hrv=low calcium=0",
+	"seq_diastolic hr=60-65 hrv=low calcium=0-100",
+	"seq_systolic hr>65 hrv=high calcium=0-100",
+	"uhr_spiral_retro hr>60 hrv=high calcium>100 model~\"*NAEOTOM Alpha*\"",
+	"uhr_seq_diastolic hr<60 hrv=low calcium>100 model~\"*NAEOTOM Alpha*\"",
 	NULL,
 };
 
@@ -129,6 +151,15 @@ static const struct config_key config_keys[] = {
 	 * (classify.c).  The length is checked by classify_rule_add(). */
 	{ "scan_type", "rule", CONFIG_RULE, FIELD(scan_type_rules),
 	  NULL, NULL, 0, 0, NULL, NULL },
+
+	/* HR variation >= 10 bpm predicts failed prospectively gated scans
+	 * (DOMAIN.md, published thresholds). */
+	{ "compliance", "hrv_high_bpm", CONFIG_UINT,
+	  FIELD(compliance.hrv_high_bpm),
+	  "10", NULL, 1, 100, NULL, NULL },
+	/* The length is checked by compliance_rule_add(). */
+	{ "compliance", "rule", CONFIG_COMPLIANCE, FIELD(compliance.rules),
+	  NULL, default_compliance_rules, 0, 0, NULL, NULL },
 
 	{ "log", "level", CONFIG_ENUM, FIELD(log.level),
 	  "info", NULL, 0, 0, NULL, log_level_values },
@@ -342,6 +373,49 @@ static bool patterns_are_default(const struct extract_filter *f,
 	return def[i] == NULL;
 }
 
+/* Are the compliance rules exactly the built-in default? */
+static bool compliance_are_default(const struct compliance_rules *rules,
+                                   const char *const *def)
+{
+	size_t i;
+
+	for (i = 0; i < rules->n; i++)
+		if (!def[i] || strcmp(rules->rules[i].text, def[i]) != 0)
+			return false;
+	return def[i] == NULL;
+}
+
+/*
+ * Adds one compliance rule; with `replace`, the new rule replaces the
+ * list.  Returns 0, -EINVAL with *reason, or -ENOMEM (list unaltered).
+ */
+static int compliance_add(struct compliance_rules *rules, const char *text,
+                          bool replace, char **reason)
+{
+	struct compliance_rules one = { NULL, 0 };
+	int r;
+
+	if (!replace)
+		return compliance_rule_add(rules, text, reason);
+	r = compliance_rule_add(&one, text, reason);
+	if (r < 0)
+		return r;
+	compliance_rules_release(rules);
+	*rules = one;
+	return 0;
+}
+
+/* Frees a list field (the types with a def_list). */
+static void list_release(struct config *cfg, const struct config_key *k)
+{
+	void *field = (char *)cfg + k->offset;
+
+	if (k->type == CONFIG_PATTERN)
+		patterns_free(field);
+	else if (k->type == CONFIG_COMPLIANCE)
+		compliance_rules_release(field);
+}
+
 /* "a, b, c" for the enum error message; returns NULL if no memory. */
 static char *enum_names(const struct config_enum_value *values)
 {
@@ -364,8 +438,8 @@ static char *enum_names(const struct config_enum_value *values)
 
 /*
  * Parses `raw` (blanks around it ignored) and stores it in k's field of
- * cfg.  For CONFIG_PATTERN, `replace` drops the current list first;
- * CONFIG_RULE always appends.
+ * cfg.  For CONFIG_PATTERN and CONFIG_COMPLIANCE, `replace` drops the
+ * current list first; CONFIG_RULE always appends.
  * Returns 0, or -EINVAL / -ENOMEM with *why set to a malloc'd message
  * naming the key ("port: '70000' is out of range 1..65535"), or NULL if
  * even that could not be allocated.  On error cfg is unaltered.
@@ -478,6 +552,17 @@ static int key_set(struct config *cfg, const struct config_key *k,
 		if (r < 0)
 			goto out;
 		break;
+
+	case CONFIG_COMPLIANCE:
+		r = compliance_add(field, v, replace, &reason_msg);
+		if (r == -EINVAL) {
+			*why = msg_fmt("%s: %s", k->name, reason_msg);
+			free(reason_msg);
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+		break;
 	}
 	r = 0;
 out:
@@ -491,7 +576,8 @@ out:
  * Fills cfg with the built-in defaults.  cfg may be uninitialised: nothing
  * in it is freed.  The default filter list is allocated, so config_release()
  * must be called afterwards.  If that allocation fails the list is left
- * empty, which config_load() and config_override() report as -ENOMEM.
+ * empty, which config_load() reports as -ENOMEM.  The same goes for the
+ * default compliance rules.
  */
 void config_defaults(struct config *cfg)
 {
@@ -511,7 +597,7 @@ void config_defaults(struct config *cfg)
 		}
 		for (j = 0; k->def_list && k->def_list[j]; j++) {
 			if (key_set(cfg, k, k->def_list[j], j == 0, &why) < 0) {
-				patterns_free((void *)((char *)cfg + k->offset));
+				list_release(cfg, k);
 				free(why);
 				break;
 			}
@@ -526,6 +612,7 @@ void config_release(struct config *cfg)
 		return;
 	patterns_free(&cfg->filter);
 	classify_rules_release(&cfg->scan_type_rules);
+	compliance_rules_release(&cfg->compliance.rules);
 }
 
 static void load_fail(struct load_ctx *ctx, unsigned line, int r,
@@ -638,13 +725,14 @@ static int load_handler(void *user, const char *section, const char *name,
 	}
 	i = (size_t)(k - config_keys);
 	if (ctx->seen_line[i] && k->type != CONFIG_PATTERN &&
-	    k->type != CONFIG_RULE) {
+	    k->type != CONFIG_RULE && k->type != CONFIG_COMPLIANCE) {
 		load_fail(ctx, ctx->line, -EINVAL,
 		          "duplicate key '%s' in section [%s] (first set on "
 		          "line %u)", name, section, ctx->seen_line[i]);
 		return 0;
 	}
-	/* The first pattern in a file replaces the default list. */
+	/* The first pattern (or compliance rule) in a file replaces the
+	 * default list. */
 	r = key_set(ctx->cfg, k, value, ctx->seen_line[i] == 0, &why);
 	if (r < 0) {
 		load_fail(ctx, ctx->line, r, "%s", why ? why : "out of memory");
@@ -711,7 +799,7 @@ int config_load(const char *path, struct config *cfg, char **errmsg)
 		                      : "no configuration to load into");
 		goto out;
 	}
-	if (tmp.filter.n == 0) {
+	if (tmp.filter.n == 0 || tmp.compliance.rules.n == 0) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -740,9 +828,9 @@ out:
 
 /*
  * cfg must be initialised (config_defaults or config_load).  A
- * filter.description override, like a description line in a file,
- * replaces the built-in default list; once the list is no longer the
- * default, further ones add to it.
+ * filter.description or compliance.rule override, like such a line in a
+ * file, replaces the built-in default list; once the list is no longer
+ * the default, further ones add to it.
  */
 int config_override(struct config *cfg, const char *assignment,
                     char **errmsg)
@@ -786,6 +874,9 @@ int config_override(struct config *cfg, const char *assignment,
 	if (k->type == CONFIG_PATTERN)
 		replace = patterns_are_default((void *)((char *)cfg + k->offset),
 		                               k->def_list);
+	else if (k->type == CONFIG_COMPLIANCE)
+		replace = compliance_are_default((void *)((char *)cfg + k->offset),
+		                                 k->def_list);
 	r = key_set(cfg, k, eq + 1, replace, &why);
 	if (r < 0)
 		msg = msg_fmt("-o %s: %s", assignment,

@@ -21,7 +21,9 @@
 #include <dcmtk/dcmnet/dcmtrans.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -303,38 +305,99 @@ fail:
 	return r;
 }
 
+/* Bytes of a file read for its header: the same bound as the network's. */
+#define FILE_HEADER_MAX (64u << 20)
+
+/*
+ * A file goes through the same guarded parser as network data: its first
+ * bytes are read into memory, the Part 10 meta header (if any) gives the
+ * transfer syntax, and dcm_header_parse() reads the data set after it.
+ */
 extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
                                     char **errmsg)
 {
+	struct dcm_header *meta = NULL;
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 1 << 16, start = 0;
+	char ts[65] = UID_LittleEndianImplicitTransferSyntax;
+	FILE *f;
+	int r;
+
 	*out = NULL;
-	if (access(path, R_OK) < 0) {
-		int e = errno;
-		set_err(errmsg, "cannot read '%s': %s", path, strerror(e));
-		return -e;
+	f = fopen(path, "rb");
+	if (!f) {
+		r = -errno;
+		set_err(errmsg, "cannot read '%s': %s", path, strerror(errno));
+		return r;
 	}
-	try {
-		quiet_toolkit();
-		DcmFileFormat ff;
-		OFCondition c = ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange,
-		                                    DCM_MaxReadLength, ERM_autoDetect,
-		                                    DCM_PixelData);
-		if (c.bad()) {
-			set_err(errmsg, "cannot read '%s': %s", path, c.text());
-			return c == EC_InvalidFilename ? -ENOENT : -EINVAL;
+	for (;;) {
+		unsigned char *nb = (unsigned char *)realloc(buf, cap);
+		if (!nb) {
+			free(buf);
+			fclose(f);
+			set_err(errmsg, "out of memory reading '%s'", path);
+			return -ENOMEM;
 		}
-		struct dcm_header *h = new struct dcm_header;
-		h->ds = ff.getAndRemoveDataset();
-		un_to_sequences(h->ds, 0);
-		to_utf8(h->ds);
-		*out = h;
-		return 0;
-	} catch (const std::bad_alloc &) {
-		set_err(errmsg, "out of memory reading '%s'", path);
-		return -ENOMEM;
-	} catch (...) {
-		set_err(errmsg, "unexpected error reading '%s'", path);
-		return -EIO;
+		buf = nb;
+		len += fread(buf + len, 1, cap - len, f);
+		if (len < cap || cap >= FILE_HEADER_MAX)
+			break;
+		cap *= 2;
 	}
+	r = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (r < 0) {
+		free(buf);
+		set_err(errmsg, "cannot read '%s'", path);
+		return r;
+	}
+	if (len >= 132 && memcmp(buf + 128, "DICM", 4) == 0) {
+		/* PS3.10 7.1: the meta group, explicit VR little endian, led by
+		 * its group length (0002,0000) */
+		const unsigned char *m = buf + 132;
+		if (len < 144 || m[0] != 0x02 || m[1] != 0 || m[2] != 0 || m[3] != 0 ||
+		    m[4] != 'U' || m[5] != 'L') {
+			free(buf);
+			set_err(errmsg, "'%s': no file meta information group length", path);
+			return -EINVAL;
+		}
+		uint32_t glen = (uint32_t)m[8] | (uint32_t)m[9] << 8 |
+		                (uint32_t)m[10] << 16 | (uint32_t)m[11] << 24;
+		start = 132 + 12 + (size_t)glen;
+		if (glen > len || start > len) {
+			free(buf);
+			set_err(errmsg, "'%s': meta information longer than the file", path);
+			return -EINVAL;
+		}
+		r = dcm_header_parse(buf + 132, start - 132,
+		                     UID_LittleEndianExplicitTransferSyntax, &meta,
+		                     NULL, NULL);
+		if (r < 0 || dcm_header_string(meta, DCM_TAG(0x0002, 0x0010), ts,
+		                               sizeof ts) < 0) {
+			dcm_header_free(meta);
+			free(buf);
+			set_err(errmsg, "'%s': no transfer syntax in the meta information", path);
+			return -EINVAL;
+		}
+		dcm_header_free(meta);
+	} else if (len >= 6 && buf[0] == 0x08 && buf[1] == 0 &&
+	           isupper(buf[4]) && isupper(buf[5])) {
+		/* a bare data set starting with group 0008, explicit VR */
+		snprintf(ts, sizeof ts, "%s", UID_LittleEndianExplicitTransferSyntax);
+	}
+	r = dcm_header_parse(buf + start, len - start, ts, out, NULL, NULL);
+	free(buf);
+	if (r < 0)
+		set_err(errmsg, "'%s' is not a dicom file", path);
+	else if (dcm_header_root(*out) &&
+	         OFreinterpret_cast(DcmItem *, OFconst_cast(struct dcm_item *,
+	                            dcm_header_root(*out)))->card() == 0) {
+		dcm_header_free(*out);
+		*out = NULL;
+		set_err(errmsg, "'%s' is not a dicom file", path);
+		r = -EINVAL;
+	}
+	return r;
 }
 
 extern "C" void dcm_header_free(struct dcm_header *h)

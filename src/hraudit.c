@@ -23,6 +23,14 @@ static const struct {
 	{"series", cmd_series},
 	{"export", cmd_export},
 	{"reparse", cmd_reparse},
+	{"compliance", cmd_compliance},
+	{"import-calcium", cmd_import_calcium},
+	{"merge-openrem", cmd_merge_openrem},
+	{"summary", cmd_summary},
+	{"weekday", cmd_weekday},
+	{"histogram", cmd_histogram},
+	{"import", cmd_import},
+	{"report", cmd_report},
 };
 
 void cli_usage(FILE *f)
@@ -34,8 +42,39 @@ void cli_usage(FILE *f)
 	        "  series [--format table|csv|json]   the recorded series, oldest first\n"
 	        "  export [--format csv|json] [-o FILE]\n"
 	        "                                     every column of every series\n"
+	        "         [--from DATE] [--to DATE]   only studies of these dates (YYYY-MM-DD,\n"
+	        "                                     inclusive)\n"
+	        "         [--daily DIR]               to DIR/hraudit-YYYY-MM-DD.csv (today),\n"
+	        "                                     .json with --format json; -o and --daily\n"
+	        "                                     replace the file atomically\n"
 	        "  reparse                            re-derive every column from the\n"
 	        "                                     stored raw material (series_raw)\n"
+	        "  compliance [--from DATE] [--to DATE] [--format table|csv|json]\n"
+	        "                                     each exam's scan type against the\n"
+	        "                                     [compliance] rules, then rates per scanner\n"
+	        "  import-calcium FILE.csv            Agatston scores (columns accession_number,\n"
+	        "                                     agatston) into table calcium_score\n"
+	        "  merge-openrem OPENREM.csv [-o FILE] [--format csv|json]\n"
+	        "                                     our exams joined with OpenREM's CT export\n"
+	        "                                     by accession number (DLP, event CTDIvol)\n"
+	        "  summary [--by KEYS] [FILTERS] [--format table|csv|json]\n"
+	        "                                     exams, mean and median HR, mean HRV,\n"
+	        "                                     median CTDIvol and DLP per group; KEYS:\n"
+	        "                                     comma list of scanner, scan_type,\n"
+	        "                                     month, year (default scanner,scan_type)\n"
+	        "  weekday [FILTERS] [--format table|csv|json]\n"
+	        "                                     exams and mean HR per weekday, per\n"
+	        "                                     scan type and scanner\n"
+	        "  histogram [--bin BPM] [FILTERS] [--format table|csv|json]\n"
+	        "                                     HR histogram per scanner (bins of BPM,\n"
+	        "                                     default 5; bars as wide as $COLUMNS)\n"
+	        "    FILTERS: [--from DATE] [--to DATE] (YYYY-MM-DD, inclusive)\n"
+	        "             [--scanner MODEL] [--scan-type CODE]   (counts are of exams)\n"
+	        "  import PATH...                     record DICOM files, folders recursively,\n"
+	        "                                     as if received from AE title IMPORT\n"
+	        "  report --html FILE [--from DATE] [--to DATE]\n"
+	        "                                     the audit as one self-contained HTML\n"
+	        "                                     page with SVG charts (written atomically)\n"
 	        "\n"
 	        "options:\n"
 	        "  --db PATH       database (default: [database] path of the configuration)\n"

@@ -691,3 +691,42 @@ out:
 	free(sql);
 	return r;
 }
+
+int store_import_calcium(struct store *s, const struct store_calcium *rows,
+                         size_t n, const char *imported_utc, char **errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_prepare_v2(s->db,
+	        "INSERT INTO calcium_score (accession_number, agatston, imported) "
+	        "VALUES (?1, ?2, ?3) ON CONFLICT (accession_number) DO UPDATE SET "
+	        "agatston = excluded.agatston, imported = excluded.imported",
+	        -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, rows[i].accession_number, -1, SQLITE_STATIC);
+		bind_num(st, 2, rows[i].agatston);
+		sqlite3_bind_text(st, 3, imported_utc, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	set_err(errmsg, "cannot import calcium scores: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return errno_of(rc);
+}

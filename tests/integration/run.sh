@@ -23,6 +23,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/integration/lib.sh
 . "$here/lib.sh"
+# shellcheck source=tests/integration/test_import.sh
+. "$here/test_import.sh"
+# shellcheck source=tests/integration/test_year.sh
+. "$here/test_year.sh"
+# shellcheck source=tests/integration/test_report.sh
+. "$here/test_report.sh"
 
 abspath() {
 	case $1 in
@@ -35,6 +41,7 @@ HRAUDIT=$(abspath "${HRAUDIT:-$root/build/hraudit}")
 
 TESTS=(storescu storescu-parallel gdcmscu reparse config-misspelt-key cli-bad-args
 	non-dicom-garbage shutdown)
+TESTS+=(import export-dates-atomic export-units year report)
 
 # ---- the study, as the database should record it ---------------------------
 

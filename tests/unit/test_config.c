@@ -101,6 +101,26 @@ static void assert_default_filter(const struct config *cfg)
 	assert_string_equal(cfg->filter.patterns[10], "Calcium Scoring*");
 }
 
+/* The seed site's scan-selection table (DOMAIN.md), as rules. */
+static void assert_default_compliance(const struct config *cfg)
+{
+	const struct compliance_rules *rules = &cfg->compliance.rules;
+
+	assert_int_equal(cfg->compliance.hrv_high_bpm, 10);
+	assert_int_equal(rules->n, 5);
+	assert_string_equal(rules->rules[0].text,
+	                    "flash hr<60 hrv=low calcium=0");
+	assert_string_equal(rules->rules[1].text,
+	                    "seq_diastolic hr=60-65 hrv=low calcium=0-100");
+	assert_string_equal(rules->rules[2].text,
+	                    "seq_systolic hr>65 hrv=high calcium=0-100");
+	assert_string_equal(rules->rules[3].text,
+	                    "uhr_spiral_retro hr>60 hrv=high calcium>100 "
+	                    "model~\"*NAEOTOM Alpha*\"");
+	assert_string_equal(rules->rules[4].code, "uhr_seq_diastolic");
+	assert_string_equal(rules->rules[4].conds[3].pattern, "*NAEOTOM Alpha*");
+}
+
 static void assert_defaults(const struct config *cfg)
 {
 	assert_string_equal(cfg->server.aetitle, "HRAUDIT");
@@ -119,6 +139,7 @@ static void assert_defaults(const struct config *cfg)
 	assert_default_filter(cfg);
 	assert_int_equal(cfg->scan_type_rules.n, 0);
 	assert_null(cfg->scan_type_rules.rules);
+	assert_default_compliance(cfg);
 }
 
 static void test_config__defaults(void **state)
@@ -641,6 +662,87 @@ static void test_config__override_appends_scan_type_rule(void **state)
 	assert_int_equal(rules->n, 2);
 }
 
+static void test_config__compliance_rules_replace_defaults(void **state)
+{
+	struct fixture *f = *state;
+	const struct compliance_rules *rules = &f->cfg.compliance.rules;
+
+	assert_int_equal(load(f,
+		"[compliance]\n"
+		"hrv_high_bpm = 8\n"
+		"rule = flash hr<65 hrv=low\n"
+		"[server]\n"
+		"port = 2000\n"
+		"[compliance]\n"
+		"rule = seq_systolic hr>=65 station~\"CT 2*\"\n"), 0);
+	assert_null(f->err);
+	assert_int_equal(f->cfg.compliance.hrv_high_bpm, 8);
+	assert_int_equal(rules->n, 2);
+	assert_string_equal(rules->rules[0].text, "flash hr<65 hrv=low");
+	assert_string_equal(rules->rules[1].code, "seq_systolic");
+	assert_string_equal(rules->rules[1].conds[1].pattern, "CT 2*");
+
+	/* Without rule lines the built-in table stays. */
+	assert_int_equal(load(f, "[compliance]\nhrv_high_bpm = 12\n"), 0);
+	assert_int_equal(f->cfg.compliance.hrv_high_bpm, 12);
+	assert_int_equal(rules->n, 5);
+	assert_int_equal(load(f, "[compliance]\n"), 0);
+	assert_defaults(&f->cfg);
+}
+
+static void test_config__reports_bad_compliance_rule_at_its_line(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f,
+		"[compliance]\n"
+		"rule = flash hr<60\n"
+		"rule = flash hr<60 hrv=medium\n"), -EINVAL);
+	assert_error_at(f, 3, "rule: 'medium' is not a number (digits, "
+	                      "optionally '.' and digits), low or high in "
+	                      "'hrv=medium'");
+	/* On error the defaults are what is left. */
+	assert_defaults(&f->cfg);
+
+	assert_int_equal(load(f, "[compliance]\nrule = flash heart<60\n"),
+	                 -EINVAL);
+	assert_error_at(f, 2, "rule: unknown field 'heart' in 'heart<60' (one "
+	                      "of hr, hrv, calcium, model, station)");
+	assert_int_equal(load(f, "[compliance]\nhrv_high_bpm = 0\n"), -EINVAL);
+	assert_error_at(f, 2, "hrv_high_bpm: '0' is out of range 1..100");
+	assert_int_equal(load(f, "[compliance]\nhrv_high = 10\n"), -EINVAL);
+	assert_error_at(f, 2, "unknown key 'hrv_high' in section [compliance]");
+}
+
+static void test_config__override_of_compliance_rule_replaces_defaults(void **state)
+{
+	struct fixture *f = *state;
+	const struct compliance_rules *rules = &f->cfg.compliance.rules;
+	char *err = NULL;
+
+	assert_int_equal(config_override(&f->cfg,
+	                 "compliance.rule=flash hr<70", &err), 0);
+	assert_int_equal(config_override(&f->cfg,
+	                 "compliance.rule=seq_systolic hr>=70", &err), 0);
+	assert_null(err);
+	assert_int_equal(rules->n, 2);
+	assert_string_equal(rules->rules[0].text, "flash hr<70");
+
+	/* After a file's rules, an override adds one. */
+	assert_int_equal(load(f, "[compliance]\nrule = flash hr<60\n"), 0);
+	assert_int_equal(config_override(&f->cfg,
+	                 "compliance.rule=seq_diastolic hr>=60", &err), 0);
+	assert_int_equal(rules->n, 2);
+	assert_string_equal(rules->rules[1].code, "seq_diastolic");
+
+	assert_int_equal(config_override(&f->cfg, "compliance.rule=flash",
+	                                 &err), -EINVAL);
+	assert_string_equal(err, "-o compliance.rule=flash: rule: rule 'flash' "
+	                         "has no condition (expected CODE CONDITION...)");
+	free(err);
+	assert_int_equal(rules->n, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -669,6 +771,9 @@ int main(void)
 		T(test_config__loads_scan_type_rules_in_file_order),
 		T(test_config__reports_bad_scan_type_rule_at_its_line),
 		T(test_config__override_appends_scan_type_rule),
+		T(test_config__compliance_rules_replace_defaults),
+		T(test_config__reports_bad_compliance_rule_at_its_line),
+		T(test_config__override_of_compliance_rule_replaces_defaults),
 #undef T
 	};
 
