@@ -17,9 +17,9 @@ struct output;
 /* Parses "table", "csv" or "json".  Returns 0 or -EINVAL. */
 int output_parse_format(const char *name, enum output_format *out);
 
-/* Starts output to f (borrowed).  max_width cuts table cells (0: no limit).
+/* Starts output to f (borrowed).
  * Returns NULL when out of memory. */
-struct output *output_new(FILE *f, enum output_format fmt, int max_width);
+struct output *output_new(FILE *f, enum output_format fmt);
 
 /* Prints the column names now, so that an empty result still has its
  * header; otherwise the first row brings them.  Returns 0 or -ENOMEM. */

@@ -23,6 +23,13 @@
 
 struct store;
 
+/* Times in the database (received, imported) are ISO 8601 UTC with
+ * milliseconds, "2026-11-25T03:12:45.123Z"; this is the buffer they need. */
+#define STORE_TIME_MAX 64
+
+/* The time now, in that form. */
+void store_now_utc(char out[STORE_TIME_MAX]);
+
 struct store_options {
 	bool readonly;            /* the CLI's queries: never creates or migrates */
 	int busy_timeout_ms;      /* wait this long for a lock before failing     */

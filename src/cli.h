@@ -41,10 +41,27 @@ int cli_print_query(struct cli *cli, const char *sql, const char *const *params,
                     size_t nparams, FILE *f, enum output_format fmt,
                     const char *const *header, int nheader);
 
-/* Opens -o FILE for writing (stdout when path is NULL); cli_close_output
- * reports a failed write.  Both return NULL / an exit status. */
-FILE *cli_open_output(const char *path);
-int cli_close_output(FILE *f, const char *path, int status);
+/*
+ * An output file (-o FILE, --html FILE...) replaced atomically: written to
+ * FILE.XXXXXX beside it, flushed to disk, then renamed over FILE, so that a
+ * reader (a spreadsheet, a copy job, a browser) finds the previous file or
+ * the whole new one, never a part.  A FILE that exists and is a device, a
+ * FIFO or a symbolic link is written in place (-o /dev/stdout works); a
+ * NULL path is standard output.
+ */
+struct cli_output {
+	const char *path;
+	char *tmp;                 /* NULL when written in place */
+	FILE *f;                   /* where to write                */
+};
+
+/* Returns 0, or 1 having said why. */
+int cli_output_open(struct cli_output *o, const char *path);
+
+/* With status 0: flushes, syncs and renames the file into place; otherwise
+ * (or when that fails) removes the temporary file, leaving FILE as it was.
+ * Returns the exit status. */
+int cli_output_close(struct cli_output *o, int status);
 
 int cmd_series(struct cli *cli, int argc, char **argv);
 int cmd_export(struct cli *cli, int argc, char **argv);

@@ -313,7 +313,7 @@ static int finish(struct output *o, int status)
 /* Starts the output with its header; NULL (said why) when out of memory. */
 static struct output *start(enum output_format fmt, int ncols, const char *const *names)
 {
-	struct output *o = output_new(stdout, fmt, 0);
+	struct output *o = output_new(stdout, fmt);
 
 	if (!o || output_header(o, ncols, names) < 0) {
 		fprintf(stderr, "hraudit: out of memory\n");

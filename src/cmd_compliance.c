@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "compliance.h"
 
@@ -98,25 +99,6 @@ static double number_of(const struct exam_row *row, int col)
 	return row->v[col] && row->numeric[col] ? strtod(row->v[col], NULL) : NAN;
 }
 
-/* YYYY-MM-DD, a day that exists (the form of series.study_date). */
-static bool date_valid(const char *s)
-{
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int y, m, d;
-
-	for (int i = 0; i < 10; i++)
-		if (i == 4 || i == 7 ? s[i] != '-' : s[i] < '0' || s[i] > '9')
-			return false;
-	if (s[10] != '\0')
-		return false;
-	y = atoi(s);
-	m = atoi(s + 5);
-	d = atoi(s + 8);
-	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return false;
-	return !(m == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)));
-}
-
 static int cmp_str(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "");
@@ -163,7 +145,7 @@ static int section_begin(struct section *s, FILE *f, enum output_format fmt,
 	s->f = fmt == OUTPUT_JSON ? open_memstream(&s->json, &s->json_len) : f;
 	if (!s->f)
 		return -ENOMEM;
-	s->o = output_new(s->f, fmt, 0);
+	s->o = output_new(s->f, fmt);
 	if (!s->o || output_header(s->o, ncols, names) < 0)
 		return -ENOMEM;
 	return 0;
@@ -266,7 +248,7 @@ int cmd_compliance(struct cli *cli, int argc, char **argv)
 		switch (c) {
 		case 'a':
 		case 'b':
-			if (!date_valid(optarg))
+			if (!audit_date_valid(optarg))
 				return cli_bad_usage("compliance: '%s' is not a date "
 				                     "(YYYY-MM-DD)", optarg);
 			params[c == 'b'] = optarg;

@@ -188,18 +188,6 @@ static int find_column(const struct csv_record *header, const char *path,
 	return col;
 }
 
-static void now_iso_utc(char out[64])
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	         tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
 /* ---- import-calcium ----------------------------------------------------- */
 
 static const char *const accession_names[] = {
@@ -426,7 +414,7 @@ int cmd_import_calcium(struct cli *cli, int argc, char **argv)
 {
 	struct calcium_file cf = {0};
 	struct store_calcium *rows = NULL;
-	char stamp[64], *err = NULL;
+	char stamp[STORE_TIME_MAX], *err = NULL;
 	int c, status = 1;
 
 	optind = 0;   /* 0, not 1: glibc then re-reads the option order (main used "+") */
@@ -472,7 +460,7 @@ int cmd_import_calcium(struct cli *cli, int argc, char **argv)
 	cli->store = NULL;
 	if (cli_open_store(cli, true) < 0)
 		goto out;
-	now_iso_utc(stamp);
+	store_now_utc(stamp);
 	if (store_import_calcium(cli->store, rows, cf.n, stamp, &err) < 0) {
 		fprintf(stderr, "hraudit: %s\n", err ? err : "import failed");
 		goto out;
@@ -1008,7 +996,7 @@ int cmd_merge_openrem(struct cli *cli, int argc, char **argv)
 	struct merge m = {0};
 	const char *outpath = NULL;
 	char *err = NULL;
-	FILE *f = NULL;
+	struct cli_output out;
 	int c, r, status = 1;
 
 	optind = 0;   /* 0, not 1: glibc then re-reads the option order (main used "+") */
@@ -1050,11 +1038,10 @@ int cmd_merge_openrem(struct cli *cli, int argc, char **argv)
 	}
 	if (cli_open_store(cli, false) < 0)
 		goto out;
-	f = cli_open_output(outpath);
-	if (!f)
+	if (cli_output_open(&out, outpath) != 0)
 		goto out;
 	m.of = &of;
-	m.o = output_new(f, fmt, 0);
+	m.o = output_new(out.f, fmt);
 	if (!m.o || output_header(m.o, (int)N_MERGE_COLUMNS, merge_columns) < 0) {
 		fprintf(stderr, "hraudit: out of memory\n");
 		goto close;
@@ -1072,7 +1059,7 @@ int cmd_merge_openrem(struct cli *cli, int argc, char **argv)
 	merge_report(&m);
 	status = 0;
 close:
-	status = cli_close_output(f, outpath, status);
+	status = cli_output_close(&out, status);
 out:
 	output_free(m.o);
 	for (size_t i = 0; i < m.nonly; i++) {

@@ -20,14 +20,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1644,114 +1642,25 @@ static void render_page(struct report *r)
 	    "from the exam view of the hraudit database.</p></footer>\n</body>\n</html>\n");
 }
 
-/* ---- writing the file atomically --------------------------------------------------- */
+/* ---- writing the file ------------------------------------------------------------ */
 
-/* Syncs the directory holding path, so that the rename is on disk too. */
-static void sync_parent(const char *path)
-{
-	char *dir = strdup(path), *slash;
-	int fd;
-
-	if (!dir)
-		return;
-	slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
-/* Renders the page into path as it is: a FIFO, a device, a symbolic link.
- * Returns an exit status. */
-static int write_in_place(struct report *r, const char *path)
-{
-	int e = 0;
-
-	r->f = fopen(path, "w");
-	if (!r->f) {
-		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(errno));
-		return 1;
-	}
-	render_page(r);
-	if (fflush(r->f) != 0 || ferror(r->f))
-		e = errno ? errno : EIO;
-	if (fclose(r->f) != 0 && !e)
-		e = errno;
-	r->f = NULL;
-	if (r->nomem)
-		fprintf(stderr, "hraudit: out of memory\n");
-	else if (e)
-		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(e));
-	return r->nomem || e ? 1 : 0;
-}
-
-/*
- * Renders the page into PATH.XXXXXX beside path, syncs it and renames it
- * over path: a reader finds the old page or the whole new one.  A path
- * that exists and is not a regular file is written in place.  Returns an
- * exit status, having said why on failure (the temporary file is removed).
- */
+/* Renders the page into path, replaced atomically (cli_output_open).
+ * Returns an exit status, having said why on failure. */
 static int write_page(struct report *r, const char *path)
 {
-	struct stat st;
-	char *tmp = NULL;
-	mode_t mask;
-	int fd, e = 0, status = 1;
+	struct cli_output out;
+	int status = 0;
 
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
-		return write_in_place(r, path);
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		fprintf(stderr, "hraudit: out of memory\n");
+	if (cli_output_open(&out, path) != 0)
 		return 1;
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(errno));
-		goto out;
-	}
-	/* mkstemp makes it 0600: give it the mode fopen(3) would have. */
-	mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
-	r->f = fdopen(fd, "w");
-	if (!r->f) {
-		e = errno;
-		close(fd);
-		goto fail;
-	}
+	r->f = out.f;
 	render_page(r);
 	if (r->nomem) {
-		fclose(r->f);
 		fprintf(stderr, "hraudit: out of memory\n");
-		unlink(tmp);
-		goto out;
+		status = 1;
 	}
-	if (fflush(r->f) != 0 || ferror(r->f) || fsync(fileno(r->f)) < 0)
-		e = errno ? errno : EIO;
-	if (fclose(r->f) != 0 && !e)
-		e = errno;
-	if (!e && rename(tmp, path) < 0)
-		e = errno;
-	if (e)
-		goto fail;
-	sync_parent(path);
-	status = 0;
-	goto out;
-fail:
-	fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(e));
-	unlink(tmp);
-out:
 	r->f = NULL;
-	free(tmp);
-	return status;
+	return cli_output_close(&out, status);
 }
 
 /* ---- the command --------------------------------------------------------------------- */

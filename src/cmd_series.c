@@ -5,16 +5,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "classify.h"
+#include "audit.h"
 #include "cli.h"
 #include "extract.h"
 
@@ -67,131 +66,6 @@ static const struct option export_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* A calendar date written YYYY-MM-DD, as study_date holds it. */
-static bool valid_date(const char *s)
-{
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int y, m, d;
-
-	for (int i = 0; i < 10; i++)
-		if (i == 4 || i == 7 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
-			return false;
-	if (s[10] != '\0')
-		return false;
-	y = atoi(s);
-	m = atoi(s + 5);
-	d = atoi(s + 8);
-	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return false;
-	return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
-}
-
-/*
- * An output file replaced atomically: written to FILE.XXXXXX beside it,
- * flushed to disk, then renamed over FILE, so that a reader (a spreadsheet,
- * a copy job) finds the previous file or the whole new one, never a part.
- * A FILE that exists and is a device, a FIFO or a symbolic link is written
- * in place, as before (-o /dev/stdout keeps working).
- */
-struct atomic_file {
-	const char *path;
-	char *tmp;                 /* NULL when written in place */
-	FILE *f;
-};
-
-/* Returns 0, or 1 with a message. */
-static int atomic_open(struct atomic_file *a, const char *path)
-{
-	struct stat st;
-	mode_t mask;
-	int fd;
-
-	a->path = path;
-	a->tmp = NULL;
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-		a->f = cli_open_output(path);
-		return a->f ? 0 : 1;
-	}
-	if (asprintf(&a->tmp, "%s.XXXXXX", path) < 0) {
-		a->tmp = NULL;
-		fprintf(stderr, "hraudit: out of memory\n");
-		return 1;
-	}
-	fd = mkstemp(a->tmp);
-	if (fd < 0) {
-		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(errno));
-		goto fail;
-	}
-	/* mkstemp makes it 0600: give it the mode fopen(3) would have. */
-	mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
-	a->f = fdopen(fd, "w");
-	if (!a->f) {
-		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(errno));
-		close(fd);
-		unlink(a->tmp);
-		goto fail;
-	}
-	return 0;
-fail:
-	free(a->tmp);
-	a->tmp = NULL;
-	return 1;
-}
-
-/* Syncs the directory holding path, so that the rename is on disk too. */
-static int sync_parent(const char *path)
-{
-	char *dir = strdup(path), *slash;
-	int fd, r = -1;
-
-	if (!dir)
-		return -1;
-	slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		r = fsync(fd);
-		close(fd);
-	}
-	free(dir);
-	return r;
-}
-
-/* With status 0: flushes, fsyncs and renames the file into place; otherwise
- * (or when that fails) removes the temporary file, leaving FILE as it was.
- * Returns the exit status. */
-static int atomic_close(struct atomic_file *a, int status)
-{
-	int e = 0;
-
-	if (!a->tmp)
-		return cli_close_output(a->f, a->path, status);
-	if (status == 0 && (fflush(a->f) != 0 || fsync(fileno(a->f)) < 0))
-		e = errno;
-	if (fclose(a->f) != 0 && status == 0 && !e)
-		e = errno;
-	if (status == 0 && !e && rename(a->tmp, a->path) < 0)
-		e = errno;
-	if (status == 0 && e)
-		fprintf(stderr, "hraudit: cannot write '%s': %s\n", a->path, strerror(e));
-	if (status != 0 || e) {
-		unlink(a->tmp);
-		status = 1;
-	} else {
-		sync_parent(a->path);   /* best effort: the data itself is synced */
-	}
-	free(a->tmp);
-	a->tmp = NULL;
-	return status;
-}
-
 /* DIR/hraudit-YYYY-MM-DD.EXT for today (local time), malloc'd, or NULL. */
 static char *daily_path(const char *dir, enum output_format fmt)
 {
@@ -213,7 +87,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	enum output_format fmt = OUTPUT_CSV;
 	const char *outpath = NULL, *daily = NULL;
 	const char *dates[2] = {NULL, NULL};   /* ?1 from, ?2 to: NULL for none */
-	struct atomic_file out;
+	struct cli_output out;
 	char sql[2048], *path = NULL;
 	size_t len;
 	int ncols, c, status;
@@ -231,7 +105,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 			break;
 		case 'A':
 		case 'B':
-			if (!valid_date(optarg))
+			if (!audit_date_valid(optarg))
 				return cli_bad_usage("export: bad date '%s' (YYYY-MM-DD)", optarg);
 			dates[c == 'B'] = optarg;
 			break;
@@ -275,16 +149,16 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 		outpath = path;
 	}
 	if (outpath) {
-		if (atomic_open(&out, outpath) != 0) {
+		if (cli_output_open(&out, outpath) != 0) {
 			free(path);
 			return 1;
 		}
 	} else {
-		out = (struct atomic_file){.f = stdout};
+		cli_output_open(&out, NULL);
 	}
 	status = cli_print_query(cli, sql, dates, 2, out.f, fmt,
 	                         store_series_columns, ncols);
-	status = atomic_close(&out, status);
+	status = cli_output_close(&out, status);
 	free(path);
 	return status;
 }

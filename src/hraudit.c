@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 
 #include "cli.h"
 
@@ -138,7 +140,7 @@ int cli_print_query(struct cli *cli, const char *sql, const char *const *params,
 	char *err = NULL;
 	int r;
 
-	o = output_new(f, fmt, 0);
+	o = output_new(f, fmt);
 	if (!o) {
 		fprintf(stderr, "hraudit: out of memory\n");
 		return 1;
@@ -157,26 +159,113 @@ int cli_print_query(struct cli *cli, const char *sql, const char *const *params,
 	return r < 0 ? 1 : 0;
 }
 
-FILE *cli_open_output(const char *path)
+int cli_output_open(struct cli_output *a, const char *path)
 {
-	FILE *f;
+	struct stat st;
+	mode_t mask;
+	int fd;
 
+	a->path = path;
+	a->tmp = NULL;
+	a->f = stdout;
 	if (!path)
-		return stdout;
-	f = fopen(path, "w");
-	if (!f)
+		return 0;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		a->f = fopen(path, "w");
+		if (!a->f)
+			fprintf(stderr, "hraudit: cannot write '%s': %s\n", path,
+			        strerror(errno));
+		return a->f ? 0 : 1;
+	}
+	if (asprintf(&a->tmp, "%s.XXXXXX", path) < 0) {
+		a->tmp = NULL;
+		fprintf(stderr, "hraudit: out of memory\n");
+		return 1;
+	}
+	fd = mkstemp(a->tmp);
+	if (fd < 0) {
 		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(errno));
-	return f;
+		goto fail;
+	}
+	/* mkstemp makes it 0600: give it the mode fopen(3) would have. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	a->f = fdopen(fd, "w");
+	if (!a->f) {
+		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(errno));
+		close(fd);
+		unlink(a->tmp);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(a->tmp);
+	a->tmp = NULL;
+	return 1;
 }
 
-int cli_close_output(FILE *f, const char *path, int status)
+/* Syncs the directory holding path, so that the rename is on disk too. */
+static int sync_parent(const char *path)
 {
-	if (f != stdout && fclose(f) != 0 && status == 0) {
-		fprintf(stderr, "hraudit: cannot write '%s': %s\n", path, strerror(errno));
-		status = 1;
+	char *dir = strdup(path), *slash;
+	int fd, r = -1;
+
+	if (!dir)
+		return -1;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = fsync(fd);
+		close(fd);
 	}
+	free(dir);
+	return r;
+}
+
+int cli_output_close(struct cli_output *a, int status)
+{
+	int e = 0;
+
+	if (!a->tmp) {
+		if ((fflush(a->f) != 0 || ferror(a->f)) && status == 0) {
+			fprintf(stderr, "hraudit: cannot write '%s': %s\n",
+			        a->path ? a->path : "standard output", strerror(errno));
+			status = 1;
+		}
+		if (a->f != stdout && fclose(a->f) != 0 && status == 0) {
+			fprintf(stderr, "hraudit: cannot write '%s': %s\n", a->path,
+			        strerror(errno));
+			status = 1;
+		}
+		return status;
+	}
+	if (status == 0 && (fflush(a->f) != 0 || ferror(a->f) ||
+	                    fsync(fileno(a->f)) < 0))
+		e = errno ? errno : EIO;
+	if (fclose(a->f) != 0 && status == 0 && !e)
+		e = errno;
+	if (status == 0 && !e && rename(a->tmp, a->path) < 0)
+		e = errno;
+	if (status == 0 && e)
+		fprintf(stderr, "hraudit: cannot write '%s': %s\n", a->path, strerror(e));
+	if (status != 0 || e) {
+		unlink(a->tmp);
+		status = 1;
+	} else {
+		sync_parent(a->path);   /* best effort: the data itself is synced */
+	}
+	free(a->tmp);
+	a->tmp = NULL;
 	return status;
 }
+
 
 int main(int argc, char **argv)
 {

@@ -5,29 +5,16 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "classify.h"
 #include "ingest.h"
-
-static void now_iso_utc(char out[64])
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	         tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
 
 int ingest_header(const struct ingest *in, const struct dcm_header *h,
                   struct raw *scratch, const char *source,
                   struct instance_info *info, enum store_outcome *outcome,
                   char **errmsg)
 {
-	char received[64], *json;
+	char received[STORE_TIME_MAX], *json;
 	bool cardiac;
 	int r;
 
@@ -39,7 +26,7 @@ int ingest_header(const struct ingest *in, const struct dcm_header *h,
 	json = raw_to_json(scratch);
 	if (!json)
 		return -ENOMEM;
-	now_iso_utc(received);
+	store_now_utc(received);
 	if (in->store_lock)
 		pthread_mutex_lock(in->store_lock);
 	r = store_record(in->store, info, json, cardiac, received, source, outcome,

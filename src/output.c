@@ -11,7 +11,6 @@
 struct output {
 	FILE *f;
 	enum output_format fmt;
-	int max_width;
 	int ncols;
 	size_t nrows, cap;
 	char **cells;            /* table: header row, then rows, row-major */
@@ -32,7 +31,7 @@ int output_parse_format(const char *name, enum output_format *out)
 	return 0;
 }
 
-struct output *output_new(FILE *f, enum output_format fmt, int max_width)
+struct output *output_new(FILE *f, enum output_format fmt)
 {
 	struct output *o = calloc(1, sizeof *o);
 
@@ -40,7 +39,6 @@ struct output *output_new(FILE *f, enum output_format fmt, int max_width)
 		return NULL;
 	o->f = f;
 	o->fmt = fmt;
-	o->max_width = max_width;
 	return o;
 }
 
@@ -180,17 +178,6 @@ static int text_width(const char *s)
 	return w;
 }
 
-/* Byte length of the first `cols` code points of s. */
-static size_t prefix_bytes(const char *s, int cols)
-{
-	const char *p = s;
-
-	for (; *p; p++)
-		if (((unsigned char)*p & 0xc0) != 0x80 && cols-- == 0)
-			break;
-	return (size_t)(p - s);
-}
-
 static void table_print(struct output *o)
 {
 	int n = o->ncols, *width = calloc((size_t)n, sizeof *width);
@@ -202,8 +189,6 @@ static void table_print(struct output *o)
 	for (size_t r = 0; r < o->nrows; r++)
 		for (int i = 0; i < n; i++) {
 			int w = text_width(o->cells[r * (size_t)n + (size_t)i]);
-			if (o->max_width && w > o->max_width)
-				w = o->max_width;
 			if (w > width[i])
 				width[i] = w;
 		}
@@ -211,16 +196,8 @@ static void table_print(struct output *o)
 		for (int i = 0; i < n; i++) {
 			const char *c = o->cells[r * (size_t)n + (size_t)i];
 			int w = text_width(c);
-			size_t bytes = strlen(c);
 
-			if (w > width[i]) {       /* cut, marked with '~' */
-				bytes = prefix_bytes(c, width[i] - 1);
-				w = width[i] - 1;
-				fprintf(o->f, "%.*s~", (int)bytes, c);
-				w++;
-			} else {
-				fputs(c, o->f);
-			}
+			fputs(c, o->f);
 			if (i < n - 1)
 				fprintf(o->f, "%*s", width[i] - w + 2, "");
 		}

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -107,6 +108,18 @@ struct store {
 	sqlite3_stmt *upsert_series;  /* row from this instance's material   */
 	sqlite3_stmt *bump_series;    /* counts only                         */
 };
+
+void store_now_utc(char out[STORE_TIME_MAX])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, STORE_TIME_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	         tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
 
 static void set_err(char **errmsg, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
