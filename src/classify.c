@@ -18,30 +18,27 @@
  *
  * Rule text is configuration, but it is written to be fuzzed all the same:
  * its length, its conditions and the number of rules are bounded, numbers
- * are read without strtod (no locale, no hex, no inf), and every string
- * read from struct instance_info is bounded by its field size.
+ * are read without strtod (rule.c: no locale, no hex, no inf), and every
+ * string read from struct instance_info is bounded by its field size.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1   /* FNM_CASEFOLD, strndup */
+#define _GNU_SOURCE 1   /* FNM_CASEFOLD */
 #endif
 
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "classify.h"
+#include "rule.h"
 
 #define CLASSIFY_RULE_MAX 1024    /* bytes of one rule's text              */
 #define CLASSIFY_MAX_CONDS 16     /* conditions of one rule                */
 #define CLASSIFY_MAX_RULES 256    /* rules in all                          */
-#define CLASSIFY_NUMBER_DIGITS 15 /* digits of a number: exact in a double */
-#define CLASSIFY_QUOTE_MAX 64     /* bytes of a rule quoted in a message   */
 
 /*
  * Inference thresholds.  Pitch: a dual-source high-pitch ("Flash") spiral
@@ -82,55 +79,19 @@ static const struct field_name field_names[] = {
 
 /* ---- messages ----------------------------------------------------------- */
 
-static char *msg_fmt(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static char *msg_fmt(const char *fmt, ...)
-{
-	va_list ap, aq;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	s = n < 0 ? NULL : malloc((size_t)n + 1);
-	if (s)
-		vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
-/*
- * Length of s to quote in a message: at most CLASSIFY_QUOTE_MAX bytes, cut
- * at a UTF-8 character boundary.
- */
-static int quote_len(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n <= CLASSIFY_QUOTE_MAX)
-		return (int)n;
-	n = CLASSIFY_QUOTE_MAX;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return (int)n;
-}
-
 /* "flash, seq_diastolic, ..." and "description, ..." for messages. */
 static char *list_codes(void)
 {
-	return msg_fmt("%s, %s, %s, %s, %s, %s", codes[0], codes[1], codes[2],
-	               codes[3], codes[4], codes[5]);
+	return rule_msg("%s, %s, %s, %s, %s, %s", codes[0], codes[1], codes[2],
+	                codes[3], codes[4], codes[5]);
 }
 
 static char *list_fields(void)
 {
-	return msg_fmt("%s, %s, %s, %s, %s, %s, %s", field_names[0].name,
-	               field_names[1].name, field_names[2].name,
-	               field_names[3].name, field_names[4].name,
-	               field_names[5].name, field_names[6].name);
+	return rule_msg("%s, %s, %s, %s, %s, %s, %s", field_names[0].name,
+	                field_names[1].name, field_names[2].name,
+	                field_names[3].name, field_names[4].name,
+	                field_names[5].name, field_names[6].name);
 }
 
 /* ---- rule parsing ------------------------------------------------------- */
@@ -147,77 +108,6 @@ bool classify_code_valid(const char *code)
 	return false;
 }
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/*
- * Strict decimal: digits, optionally '.' and more digits ("50", "1.5"); no
- * sign, exponent, blank or locale.  At most CLASSIFY_NUMBER_DIGITS digits,
- * so the digits form an exact integer and one division by an exact power
- * of ten rounds like strtod.  Returns 0 or -1.
- */
-static int parse_number(const char *s, double *out)
-{
-	uint64_t mant = 0;
-	double scale = 1.0;
-	unsigned digits = 0;
-	bool point = false, frac_digit = false;
-	const char *p;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (p = s; *p; p++) {
-		if (*p == '.' && !point) {
-			point = true;
-			continue;
-		}
-		if (*p < '0' || *p > '9')
-			return -1;
-		if (++digits > CLASSIFY_NUMBER_DIGITS)
-			return -1;
-		mant = mant * 10 + (uint64_t)(*p - '0');
-		if (point) {
-			scale *= 10.0;
-			frac_digit = true;
-		}
-	}
-	if (point && !frac_digit)
-		return -1;
-	*out = (double)mant / scale;
-	return 0;
-}
-
-/*
- * Cuts the next word of *pos into buf (which holds at least as many bytes
- * as what is left of the text): blanks separate words, double quotes
- * group blanks into a word and are removed.  Returns 1 (a word), 0 (no
- * more words) or -1 (unterminated quote).
- */
-static int next_word(const char **pos, char *buf)
-{
-	const char *p = *pos;
-	bool quoted = false;
-	size_t n = 0;
-
-	while (is_blank(*p))
-		p++;
-	if (!*p) {
-		*pos = p;
-		return 0;
-	}
-	for (; *p && (quoted || !is_blank(*p)); p++) {
-		if (*p == '"')
-			quoted = !quoted;
-		else
-			buf[n++] = *p;
-	}
-	buf[n] = '\0';
-	*pos = p;
-	return quoted ? -1 : 1;
-}
-
 /*
  * Parses one condition word into c (c->pattern malloc'd for '~').
  * Returns 0, -EINVAL with *errmsg, or -ENOMEM.
@@ -226,18 +116,15 @@ static int parse_cond(const char *word, struct classify_cond *c,
                       char **errmsg)
 {
 	const struct field_name *f = NULL;
-	const char *p = word, *value;
+	const char *p, *value;
 	size_t nlen, i;
 	char *list;
 	int r = -EINVAL;
 
-	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-	       *p == '_')
-		p++;
-	nlen = (size_t)(p - word);
+	nlen = rule_name_len(word);
 	if (nlen == 0) {
-		*errmsg = msg_fmt("condition '%.*s' does not start with a "
-		                  "field", quote_len(word), word);
+		*errmsg = rule_msg("condition '%.*s' does not start with a "
+		                   "field", rule_quote_len(word), word);
 		goto out;
 	}
 	for (i = 0; i < N_FIELDS; i++)
@@ -246,57 +133,45 @@ static int parse_cond(const char *word, struct classify_cond *c,
 			f = &field_names[i];
 	if (!f) {
 		list = list_fields();
-		*errmsg = msg_fmt("unknown field '%.*s' in '%.*s' (one of %s)",
-		                  (int)(nlen > CLASSIFY_QUOTE_MAX ?
-		                        CLASSIFY_QUOTE_MAX : nlen), word,
-		                  quote_len(word), word, list ? list : "?");
+		*errmsg = rule_msg("unknown field '%.*s' in '%.*s' (one of %s)",
+		                   (int)(nlen > RULE_QUOTE_MAX ?
+		                         RULE_QUOTE_MAX : nlen), word,
+		                   rule_quote_len(word), word,
+		                   list ? list : "?");
 		free(list);
 		goto out;
 	}
 
 	c->field = f->field;
-	value = p + 1;
-	switch (*p) {
-	case '~':
-		c->op = '~';
-		break;
-	case '=':
-		c->op = '=';
-		break;
-	case '<':
-	case '>':
-		c->op = *p;
-		if (p[1] == '=') {
-			c->op = *p == '<' ? 'l' : 'g';
-			value++;
-		}
-		break;
-	case '\0':
-		*errmsg = msg_fmt("missing operator after field '%s' in '%.*s'",
-		                  f->name, quote_len(word), word);
-		goto out;
-	default:
-		if (*p > 0x20 && *p < 0x7f)
-			*errmsg = msg_fmt("unknown operator '%c' in '%.*s' "
-			                  "(~ for text fields; <, <=, >, >=, "
-			                  "= for numbers)", *p,
-			                  quote_len(word), word);
+	p = word + nlen;
+	value = rule_op(p, &c->op);
+	if (!value) {
+		if (!*p)
+			*errmsg = rule_msg("missing operator after field '%s' "
+			                   "in '%.*s'", f->name,
+			                   rule_quote_len(word), word);
+		else if (*p > 0x20 && *p < 0x7f)
+			*errmsg = rule_msg("unknown operator '%c' in '%.*s' "
+			                   "(~ for text fields; <, <=, >, >=, "
+			                   "= for numbers)", *p,
+			                   rule_quote_len(word), word);
 		else
-			*errmsg = msg_fmt("unknown operator (byte 0x%02x) in "
-			                  "'%.*s'", (unsigned)(unsigned char)*p,
-			                  quote_len(word), word);
+			*errmsg = rule_msg("unknown operator (byte 0x%02x) "
+			                   "in '%.*s'",
+			                   (unsigned)(unsigned char)*p,
+			                   rule_quote_len(word), word);
 		goto out;
 	}
 
 	if (!f->numeric) {
 		if (c->op != '~') {
-			*errmsg = msg_fmt("field '%s' takes ~GLOB in '%.*s'",
-			                  f->name, quote_len(word), word);
+			*errmsg = rule_msg("field '%s' takes ~GLOB in '%.*s'",
+			                   f->name, rule_quote_len(word), word);
 			goto out;
 		}
 		if (!*value) {
-			*errmsg = msg_fmt("missing glob in '%.*s'",
-			                  quote_len(word), word);
+			*errmsg = rule_msg("missing glob in '%.*s'",
+			                   rule_quote_len(word), word);
 			goto out;
 		}
 		c->pattern = strdup(value);
@@ -304,16 +179,16 @@ static int parse_cond(const char *word, struct classify_cond *c,
 		goto out;
 	}
 	if (c->op == '~') {
-		*errmsg = msg_fmt("field '%s' takes a comparison with a number "
-		                  "(<, <=, >, >=, =) in '%.*s'",
-		                  f->name, quote_len(word), word);
+		*errmsg = rule_msg("field '%s' takes a comparison with a "
+		                   "number (<, <=, >, >=, =) in '%.*s'",
+		                   f->name, rule_quote_len(word), word);
 		goto out;
 	}
-	if (parse_number(value, &c->number) < 0) {
-		*errmsg = msg_fmt("'%.*s' is not a number (digits, optionally "
-		                  "'.' and digits) in '%.*s'",
-		                  quote_len(value), value,
-		                  quote_len(word), word);
+	if (rule_number(value, NULL, &c->number) < 0) {
+		*errmsg = rule_msg("'%.*s' is not a number (digits, optionally "
+		                   "'.' and digits) in '%.*s'",
+		                   rule_quote_len(value), value,
+		                   rule_quote_len(word), word);
 		goto out;
 	}
 	r = 0;
@@ -334,24 +209,6 @@ static void rule_free(struct classify_rule *rule)
 	rule->text = NULL;
 }
 
-/* The checks on the whole text; NULL if it is good, else the message. */
-static char *check_text(const char *text, size_t *len)
-{
-	size_t n;
-
-	for (n = 0; n <= CLASSIFY_RULE_MAX && text[n]; n++)
-		if (((unsigned char)text[n] < 0x20 && text[n] != '\t') ||
-		    text[n] == 0x7f)
-			return msg_fmt("control character 0x%02x at byte "
-			               "%zu of the rule",
-			               (unsigned)(unsigned char)text[n], n + 1);
-	if (n > CLASSIFY_RULE_MAX)
-		return msg_fmt("rule is longer than %d bytes",
-		               CLASSIFY_RULE_MAX);
-	*len = n;
-	return NULL;
-}
-
 /* Parses text into rule; on error rule holds nothing to free. */
 static int rule_parse(struct classify_rule *rule, const char *text,
                       char **errmsg)
@@ -359,61 +216,42 @@ static int rule_parse(struct classify_rule *rule, const char *text,
 	struct classify_cond *conds = NULL;
 	const char *pos;
 	char *word = NULL, *list;
-	size_t len = 0, n = 0;
-	int r, w;
+	size_t n = 0;
+	int r;
 
 	memset(rule, 0, sizeof(*rule));
-	*errmsg = check_text(text, &len);
-	if (*errmsg) {
-		r = -EINVAL;
+	r = rule_text(text, CLASSIFY_RULE_MAX, &rule->text, errmsg);
+	if (r < 0)
 		goto out;
-	}
-	while (len > 0 && is_blank(*text)) {
-		text++;
-		len--;
-	}
-	while (len > 0 && is_blank(text[len - 1]))
-		len--;
-	if (len == 0) {
-		r = -EINVAL;
-		*errmsg = msg_fmt("empty rule (expected CODE CONDITION...)");
-		goto out;
-	}
-	rule->text = strndup(text, len);
-	word = malloc(len + 1);
+	word = malloc(strlen(rule->text) + 1);
 	conds = calloc(CLASSIFY_MAX_CONDS, sizeof(*conds));
-	if (!rule->text || !word || !conds) {
+	if (!word || !conds) {
 		r = -ENOMEM;
 		goto out;
 	}
 
 	pos = rule->text;
-	w = next_word(&pos, word);
-	if (w < 0 || strlen(word) >= sizeof(rule->code) ||
-	    !classify_code_valid(word)) {
+	r = rule_next_word(rule->text, &pos, word, errmsg);
+	if (r < 0)
+		goto out;
+	if (strlen(word) >= sizeof(rule->code) || !classify_code_valid(word)) {
 		r = -EINVAL;
 		list = list_codes();
-		*errmsg = w < 0 ? msg_fmt("unterminated quote in '%.*s'",
-		                          quote_len(rule->text), rule->text)
-		                : msg_fmt("unknown scan type '%.*s' "
-		                          "(one of %s)", quote_len(word), word,
-		                          list ? list : "?");
+		*errmsg = rule_msg("unknown scan type '%.*s' (one of %s)",
+		                   rule_quote_len(word), word,
+		                   list ? list : "?");
 		free(list);
 		goto out;
 	}
 	memcpy(rule->code, word, strlen(word) + 1);
 
-	while ((w = next_word(&pos, word)) != 0) {
-		if (w < 0) {
-			r = -EINVAL;
-			*errmsg = msg_fmt("unterminated quote in '%.*s'",
-			                  quote_len(rule->text), rule->text);
+	while ((r = rule_next_word(rule->text, &pos, word, errmsg)) != 0) {
+		if (r < 0)
 			goto out;
-		}
 		if (n == CLASSIFY_MAX_CONDS) {
 			r = -EINVAL;
-			*errmsg = msg_fmt("more than %d conditions in a rule",
-			                  CLASSIFY_MAX_CONDS);
+			*errmsg = rule_msg("more than %d conditions in a rule",
+			                   CLASSIFY_MAX_CONDS);
 			goto out;
 		}
 		r = parse_cond(word, &conds[n], errmsg);
@@ -423,8 +261,8 @@ static int rule_parse(struct classify_rule *rule, const char *text,
 	}
 	if (n == 0) {
 		r = -EINVAL;
-		*errmsg = msg_fmt("rule '%s' has no condition (expected CODE "
-		                  "CONDITION...)", rule->code);
+		*errmsg = rule_msg("rule '%s' has no condition (expected CODE "
+		                   "CONDITION...)", rule->code);
 		goto out;
 	}
 	rule->conds = conds;
@@ -452,12 +290,12 @@ int classify_rule_add(struct classify_rules *rules, const char *text,
 
 	if (!rules || !text) {
 		r = -EINVAL;
-		msg = msg_fmt("no rule given");
+		msg = rule_msg("no rule given");
 		goto out;
 	}
 	if (rules->n >= CLASSIFY_MAX_RULES) {
 		r = -EINVAL;
-		msg = msg_fmt("more than %d rules", CLASSIFY_MAX_RULES);
+		msg = rule_msg("more than %d rules", CLASSIFY_MAX_RULES);
 		goto out;
 	}
 	r = rule_parse(&rule, text, &msg);
@@ -472,13 +310,7 @@ int classify_rule_add(struct classify_rules *rules, const char *text,
 	v[rules->n++] = rule;
 	rules->rules = v;
 out:
-	if (r == -EINVAL && !msg)
-		r = -ENOMEM;    /* the message itself could not be made */
-	if (errmsg && r == -EINVAL)
-		*errmsg = msg;
-	else
-		free(msg);
-	return r;
+	return rule_result(r, msg, errmsg);
 }
 
 void classify_rules_release(struct classify_rules *rules)

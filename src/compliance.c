@@ -4,18 +4,16 @@
  * the exams of the database, config.c the rules of hrauditd.ini.
  *
  * Rule text is configuration, read as carefully as classify.c reads its
- * own: bounded length, conditions and rules; numbers without strtod (no
- * locale, sign, exponent, hex or inf).
+ * own, with the same words (rule.c): bounded length, conditions and rules;
+ * numbers without strtod (no locale, sign, exponent, hex or inf).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1   /* FNM_CASEFOLD, strndup */
+#define _GNU_SOURCE 1   /* FNM_CASEFOLD */
 #endif
 
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +21,7 @@
 
 #include "classify.h"
 #include "compliance.h"
-
-#define NUMBER_DIGITS 15   /* digits of a number: exact in a double      */
-#define QUOTE_MAX 64       /* bytes of rule text quoted in a message     */
+#include "rule.h"
 
 struct field_name {
 	const char *name;
@@ -46,103 +42,7 @@ static const struct field_name field_names[] = {
 #define CODE_LIST "flash, seq_diastolic, seq_systolic, spiral_retro, " \
                   "uhr_spiral_retro, uhr_seq_diastolic"
 
-/* ---- messages ----------------------------------------------------------- */
-
-static char *msg_fmt(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static char *msg_fmt(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
-/* Bytes of s to quote in a message: at most QUOTE_MAX, cut at a UTF-8
- * character boundary. */
-static int quote_len(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n <= QUOTE_MAX)
-		return (int)n;
-	n = QUOTE_MAX;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return (int)n;
-}
-
 /* ---- parsing ------------------------------------------------------------ */
-
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/*
- * Strict decimal, "60" or "7.5": digits, optionally '.' and digits, at
- * most NUMBER_DIGITS digits (an exact integer, divided once by an exact
- * power of ten).  Reads up to end (or the NUL).  Returns 0 or -1.
- */
-static int parse_number(const char *s, const char *end, double *out)
-{
-	uint64_t mant = 0;
-	double scale = 1.0;
-	unsigned digits = 0;
-	bool point = false, frac = false;
-	const char *p;
-
-	if (s == end || *s < '0' || *s > '9')
-		return -1;
-	for (p = s; p != end && *p; p++) {
-		if (*p == '.' && !point) {
-			point = true;
-			continue;
-		}
-		if (*p < '0' || *p > '9' || ++digits > NUMBER_DIGITS)
-			return -1;
-		mant = mant * 10 + (uint64_t)(*p - '0');
-		if (point) {
-			scale *= 10.0;
-			frac = true;
-		}
-	}
-	if (point && !frac)
-		return -1;
-	*out = (double)mant / scale;
-	return 0;
-}
-
-/* The next word of *pos into buf (as long as the text): blanks separate
- * words, double quotes group blanks and are removed.  Returns 1 (a word),
- * 0 (no more) or -1 (unterminated quote). */
-static int next_word(const char **pos, char *buf)
-{
-	const char *p = *pos;
-	bool quoted = false;
-	size_t n = 0;
-
-	while (is_blank(*p))
-		p++;
-	if (!*p) {
-		*pos = p;
-		return 0;
-	}
-	for (; *p && (quoted || !is_blank(*p)); p++) {
-		if (*p == '"')
-			quoted = !quoted;
-		else
-			buf[n++] = *p;
-	}
-	buf[n] = '\0';
-	*pos = p;
-	return quoted ? -1 : 1;
-}
 
 /* The value of a numeric condition after its operator: N, or N-M after
  * '=', or low/high for hrv=.  Returns 0 or -EINVAL with *errmsg. */
@@ -165,27 +65,30 @@ static int parse_numeric_value(const struct field_name *f, const char *value,
 	dash = c->op == '=' ? strchr(value, '-') : NULL;
 	if (dash) {
 		c->op = 'r';
-		if (parse_number(value, dash, &c->lo) < 0 ||
-		    parse_number(dash + 1, NULL, &c->hi) < 0) {
-			*errmsg = msg_fmt("'%.*s' is not a range N-M of numbers "
-			                  "in '%.*s'", quote_len(value), value,
-			                  quote_len(word), word);
+		if (rule_number(value, dash, &c->lo) < 0 ||
+		    rule_number(dash + 1, NULL, &c->hi) < 0) {
+			*errmsg = rule_msg("'%.*s' is not a range N-M of "
+			                   "numbers in '%.*s'",
+			                   rule_quote_len(value), value,
+			                   rule_quote_len(word), word);
 			return -EINVAL;
 		}
 		if (c->lo > c->hi) {
-			*errmsg = msg_fmt("range '%.*s' runs backwards in '%.*s'",
-			                  quote_len(value), value,
-			                  quote_len(word), word);
+			*errmsg = rule_msg("range '%.*s' runs backwards in "
+			                   "'%.*s'",
+			                   rule_quote_len(value), value,
+			                   rule_quote_len(word), word);
 			return -EINVAL;
 		}
 		return 0;
 	}
-	if (parse_number(value, NULL, &c->lo) < 0) {
-		*errmsg = msg_fmt("'%.*s' is not a number (digits, optionally "
-		                  "'.' and digits)%s in '%.*s'",
-		                  quote_len(value), value,
-		                  f->field == COMPLIANCE_HRV ? ", low or high" : "",
-		                  quote_len(word), word);
+	if (rule_number(value, NULL, &c->lo) < 0) {
+		*errmsg = rule_msg("'%.*s' is not a number (digits, optionally "
+		                   "'.' and digits)%s in '%.*s'",
+		                   rule_quote_len(value), value,
+		                   f->field == COMPLIANCE_HRV ? ", low or high"
+		                                              : "",
+		                   rule_quote_len(word), word);
 		return -EINVAL;
 	}
 	c->hi = c->lo;
@@ -198,69 +101,56 @@ static int parse_cond(const char *word, struct compliance_cond *c,
                       char **errmsg)
 {
 	const struct field_name *f = NULL;
-	const char *p = word, *value;
+	const char *value;
 	size_t nlen, i;
 
 	memset(c, 0, sizeof(*c));
-	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-	       *p == '_')
-		p++;
-	nlen = (size_t)(p - word);
+	nlen = rule_name_len(word);
 	for (i = 0; i < N_FIELDS; i++)
 		if (strlen(field_names[i].name) == nlen &&
 		    strncasecmp(field_names[i].name, word, nlen) == 0)
 			f = &field_names[i];
 	if (!f) {
 		*errmsg = nlen == 0
-			? msg_fmt("condition '%.*s' does not start with a field "
-			          "(one of " FIELD_LIST ")",
-			          quote_len(word), word)
-			: msg_fmt("unknown field '%.*s' in '%.*s' (one of "
-			          FIELD_LIST ")", (int)(nlen > QUOTE_MAX ?
-			          QUOTE_MAX : nlen), word, quote_len(word), word);
+			? rule_msg("condition '%.*s' does not start with a "
+			           "field (one of " FIELD_LIST ")",
+			           rule_quote_len(word), word)
+			: rule_msg("unknown field '%.*s' in '%.*s' (one of "
+			           FIELD_LIST ")", (int)(nlen > RULE_QUOTE_MAX ?
+			           RULE_QUOTE_MAX : nlen), word,
+			           rule_quote_len(word), word);
 		return -EINVAL;
 	}
 	c->field = f->field;
-	value = p + 1;
-	switch (*p) {
-	case '~':
-	case '=':
-		c->op = *p;
-		break;
-	case '<':
-	case '>':
-		c->op = *p;
-		if (p[1] == '=') {
-			c->op = *p == '<' ? 'l' : 'g';
-			value++;
-		}
-		break;
-	case '\0':
-		*errmsg = msg_fmt("missing operator after field '%s' in '%.*s'",
-		                  f->name, quote_len(word), word);
-		return -EINVAL;
-	default:
-		*errmsg = msg_fmt("unknown operator in '%.*s' (~ for model and "
-		                  "station; <, <=, >, >=, = for hr, hrv and "
-		                  "calcium)", quote_len(word), word);
+	value = rule_op(word + nlen, &c->op);
+	if (!value) {
+		*errmsg = !word[nlen]
+			? rule_msg("missing operator after field '%s' in "
+			           "'%.*s'", f->name, rule_quote_len(word),
+			           word)
+			: rule_msg("unknown operator in '%.*s' (~ for model "
+			           "and station; <, <=, >, >=, = for hr, hrv "
+			           "and calcium)", rule_quote_len(word), word);
 		return -EINVAL;
 	}
 	if (!*value) {
-		*errmsg = msg_fmt("missing value in '%.*s'", quote_len(word), word);
+		*errmsg = rule_msg("missing value in '%.*s'",
+		                   rule_quote_len(word), word);
 		return -EINVAL;
 	}
 	if (!f->numeric) {
 		if (c->op != '~') {
-			*errmsg = msg_fmt("field '%s' takes ~GLOB in '%.*s'",
-			                  f->name, quote_len(word), word);
+			*errmsg = rule_msg("field '%s' takes ~GLOB in '%.*s'",
+			                   f->name, rule_quote_len(word), word);
 			return -EINVAL;
 		}
 		c->pattern = strdup(value);
 		return c->pattern ? 0 : -ENOMEM;
 	}
 	if (c->op == '~') {
-		*errmsg = msg_fmt("field '%s' takes <, <=, >, >= or = in '%.*s'",
-		                  f->name, quote_len(word), word);
+		*errmsg = rule_msg("field '%s' takes <, <=, >, >= or = in "
+		                   "'%.*s'", f->name, rule_quote_len(word),
+		                   word);
 		return -EINVAL;
 	}
 	return parse_numeric_value(f, value, word, c, errmsg);
@@ -282,64 +172,37 @@ static int rule_parse(struct compliance_rule *rule, const char *text,
 	struct compliance_cond *conds = NULL;
 	const char *pos;
 	char *word = NULL;
-	size_t len, n = 0;
-	int r, w;
+	size_t n = 0;
+	int r;
 
 	memset(rule, 0, sizeof(*rule));
-	for (len = 0; len <= COMPLIANCE_RULE_MAX && text[len]; len++) {
-		if (((unsigned char)text[len] < 0x20 && text[len] != '\t') ||
-		    text[len] == 0x7f) {
-			*errmsg = msg_fmt("control character 0x%02x at byte %zu "
-			                  "of the rule",
-			                  (unsigned)(unsigned char)text[len], len + 1);
-			return -EINVAL;
-		}
-	}
-	if (len > COMPLIANCE_RULE_MAX) {
-		*errmsg = msg_fmt("rule is longer than %d bytes",
-		                  COMPLIANCE_RULE_MAX);
-		return -EINVAL;
-	}
-	while (len > 0 && is_blank(*text)) {
-		text++;
-		len--;
-	}
-	while (len > 0 && is_blank(text[len - 1]))
-		len--;
-	if (len == 0) {
-		*errmsg = msg_fmt("empty rule (expected CODE CONDITION...)");
-		return -EINVAL;
-	}
-	rule->text = strndup(text, len);
-	word = malloc(len + 1);
+	r = rule_text(text, COMPLIANCE_RULE_MAX, &rule->text, errmsg);
+	if (r < 0)
+		goto out;
+	word = malloc(strlen(rule->text) + 1);
 	conds = calloc(COMPLIANCE_MAX_CONDS, sizeof(*conds));
-	if (!rule->text || !word || !conds) {
+	if (!word || !conds) {
 		r = -ENOMEM;
 		goto out;
 	}
 	pos = rule->text;
-	w = next_word(&pos, word);
-	if (w < 0 || strlen(word) >= sizeof(rule->code) ||
-	    !classify_code_valid(word)) {
+	r = rule_next_word(rule->text, &pos, word, errmsg);
+	if (r < 0)
+		goto out;
+	if (strlen(word) >= sizeof(rule->code) || !classify_code_valid(word)) {
 		r = -EINVAL;
-		*errmsg = w < 0
-			? msg_fmt("unterminated quote in '%.*s'",
-			          quote_len(rule->text), rule->text)
-			: msg_fmt("unknown scan type '%.*s' (one of " CODE_LIST ")",
-			          quote_len(word), word);
+		*errmsg = rule_msg("unknown scan type '%.*s' (one of "
+		                   CODE_LIST ")", rule_quote_len(word), word);
 		goto out;
 	}
 	memcpy(rule->code, word, strlen(word) + 1);
-	while ((w = next_word(&pos, word)) != 0) {
-		r = -EINVAL;
-		if (w < 0) {
-			*errmsg = msg_fmt("unterminated quote in '%.*s'",
-			                  quote_len(rule->text), rule->text);
+	while ((r = rule_next_word(rule->text, &pos, word, errmsg)) != 0) {
+		if (r < 0)
 			goto out;
-		}
 		if (n == COMPLIANCE_MAX_CONDS) {
-			*errmsg = msg_fmt("more than %d conditions in a rule",
-			                  COMPLIANCE_MAX_CONDS);
+			r = -EINVAL;
+			*errmsg = rule_msg("more than %d conditions in a rule",
+			                   COMPLIANCE_MAX_CONDS);
 			goto out;
 		}
 		r = parse_cond(word, &conds[n], errmsg);
@@ -349,8 +212,8 @@ static int rule_parse(struct compliance_rule *rule, const char *text,
 	}
 	if (n == 0) {
 		r = -EINVAL;
-		*errmsg = msg_fmt("rule '%s' has no condition (expected CODE "
-		                  "CONDITION...)", rule->code);
+		*errmsg = rule_msg("rule '%s' has no condition (expected CODE "
+		                   "CONDITION...)", rule->code);
 		goto out;
 	}
 	rule->conds = conds;
@@ -378,12 +241,12 @@ int compliance_rule_add(struct compliance_rules *rules, const char *text,
 
 	if (!rules || !text) {
 		r = -EINVAL;
-		msg = msg_fmt("no rule given");
+		msg = rule_msg("no rule given");
 		goto out;
 	}
 	if (rules->n >= COMPLIANCE_MAX_RULES) {
 		r = -EINVAL;
-		msg = msg_fmt("more than %d rules", COMPLIANCE_MAX_RULES);
+		msg = rule_msg("more than %d rules", COMPLIANCE_MAX_RULES);
 		goto out;
 	}
 	r = rule_parse(&rule, text, &msg);
@@ -398,13 +261,7 @@ int compliance_rule_add(struct compliance_rules *rules, const char *text,
 	v[rules->n++] = rule;
 	rules->rules = v;
 out:
-	if (r == -EINVAL && !msg)
-		r = -ENOMEM;    /* the message itself could not be made */
-	if (errmsg && r == -EINVAL)
-		*errmsg = msg;
-	else
-		free(msg);
-	return r;
+	return rule_result(r, msg, errmsg);
 }
 
 void compliance_rules_release(struct compliance_rules *rules)
