@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -326,20 +327,35 @@ static int walk(const struct dcm_item *it, const struct segment *seg, size_t i,
 	return walk(dcm_item_child(it, tag, 0), seg, i + 1, n, b, found);
 }
 
+#define NKEYS (sizeof gather_keys / sizeof gather_keys[0] - 1)
+
+/* The keys, parsed once for the process rather than for every instance. */
+static struct {
+	struct segment seg[RAW_MAX_SEGMENTS];
+	size_t n;                     /* 0: the key did not parse (a bug) */
+} parsed_keys[NKEYS];
+static pthread_once_t parsed_once = PTHREAD_ONCE_INIT;
+
+static void parse_keys(void)
+{
+	for (size_t k = 0; k < NKEYS; k++)
+		if (parse_key(gather_keys[k], parsed_keys[k].seg, &parsed_keys[k].n) < 0)
+			parsed_keys[k].n = 0;
+}
+
 int raw_gather(const struct dcm_header *h, struct raw *r)
 {
 	const struct dcm_item *root = dcm_header_root(h);
-	struct segment seg[RAW_MAX_SEGMENTS];
 	int ret = 0;
 
-	for (size_t k = 0; gather_keys[k] && ret == 0; k++) {
+	pthread_once(&parsed_once, parse_keys);
+	for (size_t k = 0; k < NKEYS && ret == 0; k++) {
 		struct strbuf b = {0};
 		bool found = false;
-		size_t n;
 
-		if (parse_key(gather_keys[k], seg, &n) < 0 || n == 0)
-			continue;   /* cannot happen: the table is ours */
-		ret = walk(root, seg, 0, n, &b, &found);
+		if (parsed_keys[k].n == 0)
+			continue;
+		ret = walk(root, parsed_keys[k].seg, 0, parsed_keys[k].n, &b, &found);
 		if (ret == 0 && found && b.len > 0)
 			ret = raw_set(r, gather_keys[k], b.s);
 		free(b.s);
