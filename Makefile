@@ -92,7 +92,7 @@ $(BUILD)/schema.o: $(BUILD)/schema.c $(BUILD)/.flags
 $(BUILD)/hrauditd: $(BUILD)/hrauditd.o $(LIB_OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-CLI_OBJS   = $(BUILD)/hraudit.o $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/cmd_*.c))
+CLI_OBJS   = $(BUILD)/hraudit.o $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/cmd_*.c src/cli_*.c))
 
 $(BUILD)/hraudit: $(CLI_OBJS) $(LIB_OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -63,6 +63,50 @@ int cli_output_open(struct cli_output *o, const char *path);
  * Returns the exit status. */
 int cli_output_close(struct cli_output *o, int status);
 
+/*
+ * The exams of the `exam` view (sql/003-audit.sql), read once for every
+ * report (src/cli_exams.c).  Texts are as stored, "" kept apart from NULL;
+ * a number keeps its text too, so that a report prints it as sqlite3 does.
+ */
+struct cli_number {
+	double value;              /* NAN when NULL or not a number (stored as
+	                              text): print text as a number otherwise */
+	char *text;                /* malloc'd, NULL when NULL                */
+};
+
+struct cli_exam {
+	char *accession_number, *study_date, *study_time, *model,
+	     *station_name, *series_description, *scan_type, *hr_source;
+	char date[11];             /* study_date if a valid YYYY-MM-DD, or "" */
+	int weekday;               /* of study_date: 0 Sunday .. 6 Saturday,
+	                              -1 unknown                              */
+	struct cli_number hr_avg, hr_min, hr_max, hr_var;       /* bpm        */
+	struct cli_number ctdivol_mgy, dlp_mgycm, calcium_score;
+};
+
+struct cli_exams {
+	struct cli_exam *v;        /* ordered by study_date, study_time,
+	                              accession_number, scan_type (NULL first) */
+	size_t n, cap;
+	bool has_dlp;              /* the view has dlp_mgycm (a later schema);
+	                              otherwise every dlp_mgycm is NULL        */
+};
+
+/* Reads into *out (zeroed) the exams with from <= study_date <= to, either
+ * bound NULL for none, from the store cli_open_store() opened.  Returns 0,
+ * or < 0 having said why on stderr (then *out holds nothing). */
+int cli_load_exams(struct cli *cli, const char *from, const char *to,
+                   struct cli_exams *out) __attribute__((warn_unused_result));
+
+/* Frees the exams; *ex is left empty.  Accepts an empty one. */
+void cli_exams_release(struct cli_exams *ex);
+
+/* s, or NULL when it is "": the audit reports group "" with NULL. */
+static inline const char *cli_known(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
 int cmd_series(struct cli *cli, int argc, char **argv);
 int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_reparse(struct cli *cli, int argc, char **argv);

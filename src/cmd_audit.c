@@ -5,8 +5,8 @@
  * scan type and scanner) and histogram (HR per scanner).
  *
  * Every report reads the `exam` view (sql/003-audit.sql: counts are of
- * exams, not series) with one store_query(), filters in SQL, aggregates in
- * C with audit.h and prints through output.h.  A scanner is the model name.
+ * exams, not series) with cli_load_exams(), filters and aggregates in C
+ * with audit.h and prints through output.h.  A scanner is the model name.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,11 +35,11 @@ struct report_args {
 	enum output_format fmt;
 };
 
-/* One exam, as the reports need it: strings NULL and numbers NAN when
- * missing. */
+/* One exam, as the reports group it: strings (borrowed from struct
+ * cli_exam) NULL and numbers NAN when missing. */
 struct exam {
-	char *scanner;
-	char *scan_type;
+	const char *scanner;        /* model                                   */
+	const char *scan_type;
 	char month[8];              /* YYYY-MM of study_date, or ""            */
 	char year[5];               /* YYYY, or ""                             */
 	int weekday;                /* 0 Sunday .. 6 Saturday, -1 unknown      */
@@ -53,9 +53,9 @@ struct exam {
 };
 
 struct exams {
-	struct exam *v;
-	size_t n, cap;
-	const char *error;          /* why add_exam stopped the query, or NULL */
+	struct cli_exams all;       /* as read                                 */
+	struct exam *v;             /* those that pass the filters             */
+	size_t n;
 };
 
 enum { OPT_FROM = 256, OPT_TO, OPT_SCANNER, OPT_SCAN_TYPE, OPT_FORMAT, OPT_BY, OPT_BIN };
@@ -124,112 +124,48 @@ static int check_args(const char *cmd, int argc, char **argv,
 
 /* ---- fetching exams ------------------------------------------------------------ */
 
-static double number_of(const char *v, bool numeric)
+/*
+ * Opens the database and reads the exams that pass the filters (a NULL
+ * model or scan type passes none).  DLP is NAN when the exam view has no
+ * dlp_mgycm column (an older schema).  Returns 0, or 1 having said why.
+ */
+static int fetch_exams(struct cli *cli, const struct report_args *a, struct exams *ex)
 {
-	return v && numeric ? strtod(v, NULL) : NAN;
-}
-
-/* store_query row callback: columns as in fetch_exams()'s SELECT. */
-static int add_exam(void *ctx, int ncols, const char *const *names,
-                    const char *const *v, const bool *numeric)
-{
-	struct exams *ex = ctx;
-	struct exam *e;
-
-	(void)names;
-	if (ncols != 8) {
-		ex->error = "unexpected columns from the exam view";
+	if (cli_open_store(cli, false) < 0 ||
+	    cli_load_exams(cli, a->from, a->to, &ex->all) < 0)
+		return 1;
+	ex->v = malloc((ex->all.n ? ex->all.n : 1) * sizeof *ex->v);
+	if (!ex->v) {
+		fprintf(stderr, "hraudit: out of memory\n");
 		return 1;
 	}
-	if (ex->n == ex->cap) {
-		size_t cap = ex->cap ? ex->cap * 2 : 256;
-		struct exam *p = realloc(ex->v, cap * sizeof *p);
+	for (size_t i = 0; i < ex->all.n; i++) {
+		const struct cli_exam *x = &ex->all.v[i];
+		struct exam *e = &ex->v[ex->n];
 
-		if (!p)
-			goto nomem;
-		ex->v = p;
-		ex->cap = cap;
+		if ((a->scanner && (!x->model || strcmp(x->model, a->scanner) != 0)) ||
+		    (a->scan_type && (!x->scan_type || strcmp(x->scan_type, a->scan_type) != 0)))
+			continue;
+		*e = (struct exam){
+			.scanner = cli_known(x->model), .scan_type = cli_known(x->scan_type),
+			.weekday = x->weekday, .hr_bpm = x->hr_avg.value,
+			.hrv_bpm = x->hr_var.value, .ctdivol_mgy = x->ctdivol_mgy.value,
+			.dlp_mgycm = x->dlp_mgycm.value,
+		};
+		if (x->date[0]) {
+			memcpy(e->month, x->date, 7);
+			memcpy(e->year, x->date, 4);
+		}
+		ex->n++;
 	}
-	e = &ex->v[ex->n];
-	memset(e, 0, sizeof *e);
-	/* "" and NULL are both unknown: one group, not two */
-	e->scanner = v[0] && *v[0] ? strdup(v[0]) : NULL;
-	e->scan_type = v[1] && *v[1] ? strdup(v[1]) : NULL;
-	if ((v[0] && *v[0] && !e->scanner) || (v[1] && *v[1] && !e->scan_type)) {
-		free(e->scanner);
-		free(e->scan_type);
-		goto nomem;
-	}
-	if (v[2] && audit_date_valid(v[2])) {
-		memcpy(e->month, v[2], 7);
-		memcpy(e->year, v[2], 4);
-	}
-	e->weekday = v[3] && numeric[3] ? atoi(v[3]) : -1;
-	if (!audit_weekday_name(e->weekday))
-		e->weekday = -1;
-	e->hr_bpm = number_of(v[4], numeric[4]);
-	e->hrv_bpm = number_of(v[5], numeric[5]);
-	e->ctdivol_mgy = number_of(v[6], numeric[6]);
-	e->dlp_mgycm = number_of(v[7], numeric[7]);
-	ex->n++;
 	return 0;
-nomem:
-	ex->error = "out of memory";
-	return 1;
 }
 
 static void exams_release(struct exams *ex)
 {
-	for (size_t i = 0; i < ex->n; i++) {
-		free(ex->v[i].scanner);
-		free(ex->v[i].scan_type);
-	}
+	cli_exams_release(&ex->all);
 	free(ex->v);
 	memset(ex, 0, sizeof *ex);
-}
-
-/* Row callback that notes that there was a row. */
-static int found_row(void *ctx, int ncols, const char *const *names,
-                     const char *const *values, const bool *numeric)
-{
-	(void)ncols, (void)names, (void)values, (void)numeric;
-	*(bool *)ctx = true;
-	return 1;
-}
-
-/*
- * Opens the database and reads the exams that pass the filters.  DLP is
- * read only when the exam view has a dlp_mgycm column (a later schema);
- * otherwise every exam's DLP is NAN.  Returns 0, or 1 having said why.
- */
-static int fetch_exams(struct cli *cli, const struct report_args *a, struct exams *ex)
-{
-	const char *params[] = {a->from, a->to, a->scanner, a->scan_type};
-	bool has_dlp = false;
-	char sql[1024], *err = NULL;
-	int r;
-
-	if (cli_open_store(cli, false) < 0)
-		return 1;
-	r = store_query(cli->store, "SELECT 1 FROM pragma_table_info('exam') "
-	                "WHERE name = 'dlp_mgycm'", NULL, 0, found_row, &has_dlp, &err);
-	if (r == 0) {
-		snprintf(sql, sizeof sql,
-		         "SELECT model, scan_type, study_date, weekday, hr_avg, hr_var, "
-		         "ctdivol_mgy, %s FROM exam "
-		         "WHERE (?1 IS NULL OR study_date >= ?1) "
-		         "AND (?2 IS NULL OR study_date <= ?2) "
-		         "AND (?3 IS NULL OR model = ?3) "
-		         "AND (?4 IS NULL OR scan_type = ?4)",
-		         has_dlp ? "dlp_mgycm" : "NULL");
-		r = store_query(cli->store, sql, params, 4, add_exam, ex, &err);
-	}
-	if (r == 0 && ex->error)
-		fprintf(stderr, "hraudit: %s\n", ex->error);
-	else if (r < 0)
-		fprintf(stderr, "hraudit: %s\n", err ? err : "query failed");
-	free(err);
-	return r < 0 || ex->error ? 1 : 0;
 }
 
 /* ---- shared helpers ------------------------------------------------------------ */

@@ -3,8 +3,8 @@
  * scan type the site's scan-selection protocol expects for its heart rate,
  * heart-rate variability, calcium score and scanner?  The protocol is the
  * [compliance] rules of hrauditd.ini, judged by compliance.c; this file
- * fetches the exams (the exam view) and prints one row per exam, then the
- * rates per scanner.
+ * reads the exams (cli_load_exams) and prints one row per exam, in order of
+ * study date and time, then the rates per scanner.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,12 +18,6 @@
 #include "cli.h"
 #include "compliance.h"
 
-/* The columns of the exam view read, in this order. */
-enum {
-	COL_DATE, COL_ACCESSION, COL_MODEL, COL_STATION, COL_SCAN_TYPE,
-	COL_HR, COL_HRV, COL_CALCIUM, N_COLS
-};
-
 static const char *const exam_columns[] = {
 	"study_date", "accession_number", "scanner", "station_name", "scan_type",
 	"hr_bpm", "hrv_bpm", "calcium_score", "expected", "verdict",
@@ -35,69 +29,11 @@ static const char *const rate_columns[] = {
 };
 #define N_RATE_COLUMNS (sizeof rate_columns / sizeof rate_columns[0])
 
-struct exam_row {
-	char *v[N_COLS];
-	bool numeric[N_COLS];
-};
-
-struct exam_list {
-	struct exam_row *rows;
-	size_t n, cap;
-	bool failed;          /* out of memory while collecting */
-};
-
 /* A scanner is its model name, as in the other audit commands. */
 struct scanner_rate {
 	const char *model;             /* borrowed from the exam rows */
 	unsigned long exams, judged, compliant, partial;
 };
-
-static void exams_free(struct exam_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		for (int k = 0; k < N_COLS; k++)
-			free(l->rows[i].v[k]);
-	free(l->rows);
-}
-
-/* store_query's row callback: keeps a copy of the row. */
-static int collect(void *ctx, int ncols, const char *const *names,
-                   const char *const *values, const bool *numeric)
-{
-	struct exam_list *l = ctx;
-	struct exam_row *row;
-
-	(void)names;
-	if (ncols != N_COLS)
-		goto fail;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct exam_row *r = realloc(l->rows, cap * sizeof *r);
-
-		if (!r)
-			goto fail;
-		l->rows = r;
-		l->cap = cap;
-	}
-	row = &l->rows[l->n];
-	memset(row, 0, sizeof *row);
-	l->n++;
-	for (int k = 0; k < N_COLS; k++) {
-		row->numeric[k] = numeric[k];
-		if (values[k] && !(row->v[k] = strdup(values[k])))
-			goto fail;
-	}
-	return 0;
-fail:
-	l->failed = true;
-	return 1;
-}
-
-/* A numeric column's value, NAN when NULL or not a number. */
-static double number_of(const struct exam_row *row, int col)
-{
-	return row->v[col] && row->numeric[col] ? strtod(row->v[col], NULL) : NAN;
-}
 
 static int cmp_str(const char *a, const char *b)
 {
@@ -113,12 +49,12 @@ static int cmp_rate(const void *a, const void *b)
 
 /* The rate of the exam's scanner, added if new; NULL when out of memory. */
 static struct scanner_rate *rate_of(struct scanner_rate **rates, size_t *n,
-                                    const struct exam_row *row)
+                                    const struct cli_exam *e)
 {
 	struct scanner_rate *v;
 
 	for (size_t i = 0; i < *n; i++)
-		if (cmp_str((*rates)[i].model, row->v[COL_MODEL]) == 0)
+		if (cmp_str((*rates)[i].model, e->model) == 0)
 			return &(*rates)[i];
 	v = realloc(*rates, (*n + 1) * sizeof *v);
 	if (!v)
@@ -126,7 +62,7 @@ static struct scanner_rate *rate_of(struct scanner_rate **rates, size_t *n,
 	*rates = v;
 	v = &v[(*n)++];
 	memset(v, 0, sizeof *v);
-	v->model = row->v[COL_MODEL];
+	v->model = e->model;
 	return v;
 }
 
@@ -169,22 +105,25 @@ static int section_end(struct section *s, FILE *f)
 	return r;
 }
 
-static int print_exams(FILE *f, enum output_format fmt, const struct exam_list *l,
+static int print_exams(FILE *f, enum output_format fmt, const struct cli_exams *ex,
                        const struct compliance_result *res, struct section *s)
 {
 	char verdict[64];
-	const char *v[N_EXAM_COLUMNS];
-	bool num[N_EXAM_COLUMNS];
 	int r = section_begin(s, f, fmt, (int)N_EXAM_COLUMNS, exam_columns);
 
-	for (size_t i = 0; r == 0 && i < l->n; i++) {
-		for (int k = 0; k < N_COLS; k++) {
-			v[k] = l->rows[i].v[k];
-			num[k] = l->rows[i].numeric[k];
-		}
-		v[N_COLS] = res[i].expected[0] ? res[i].expected : NULL;
-		v[N_COLS + 1] = compliance_verdict_text(&res[i], verdict, sizeof verdict);
-		num[N_COLS] = num[N_COLS + 1] = false;
+	for (size_t i = 0; r == 0 && i < ex->n; i++) {
+		const struct cli_exam *e = &ex->v[i];
+		const char *v[N_EXAM_COLUMNS] = {
+			e->study_date, e->accession_number, e->model, e->station_name,
+			e->scan_type, e->hr_avg.text, e->hr_var.text, e->calcium_score.text,
+			res[i].expected[0] ? res[i].expected : NULL,
+			compliance_verdict_text(&res[i], verdict, sizeof verdict),
+		};
+		const bool num[N_EXAM_COLUMNS] = {   /* hr, hrv, calcium */
+			[5] = !isnan(e->hr_avg.value), [6] = !isnan(e->hr_var.value),
+			[7] = !isnan(e->calcium_score.value),
+		};
+
 		if (output_row(s->o, (int)N_EXAM_COLUMNS, exam_columns, v, num))
 			r = -EIO;
 	}
@@ -233,15 +172,14 @@ static const struct option compliance_options[] = {
 int cmd_compliance(struct cli *cli, int argc, char **argv)
 {
 	enum output_format fmt = OUTPUT_TABLE;
-	const char *params[2] = {NULL, NULL};
-	struct exam_list exams = {0};
+	const char *dates[2] = {NULL, NULL};   /* --from, --to */
+	struct cli_exams exams = {0};
 	struct compliance_result *res = NULL;
 	struct scanner_rate *rates = NULL;
 	struct section sec[2] = {{0}};
 	size_t nrates = 0;
 	unsigned long no_calcium = 0;
-	char *err = NULL;
-	int c, r, status = 1;
+	int c, status = 1;
 
 	optind = 0;   /* 0, not 1: glibc then re-reads the option order (main used "+") */
 	while ((c = getopt_long(argc, argv, "h", compliance_options, NULL)) != -1) {
@@ -251,7 +189,7 @@ int cmd_compliance(struct cli *cli, int argc, char **argv)
 			if (!audit_date_valid(optarg))
 				return cli_bad_usage("compliance: '%s' is not a date "
 				                     "(YYYY-MM-DD)", optarg);
-			params[c == 'b'] = optarg;
+			dates[c == 'b'] = optarg;
 			break;
 		case 'F':
 			if (output_parse_format(optarg, &fmt) < 0)
@@ -267,36 +205,26 @@ int cmd_compliance(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_bad_usage("compliance: unexpected argument '%s'", argv[optind]);
-	if (params[0] && params[1] && strcmp(params[0], params[1]) > 0)
-		return cli_bad_usage("compliance: --from %s is after --to", params[0]);
-	if (cli_open_store(cli, false) < 0)
+	if (dates[0] && dates[1] && strcmp(dates[0], dates[1]) > 0)
+		return cli_bad_usage("compliance: --from %s is after --to", dates[0]);
+	if (cli_open_store(cli, false) < 0 ||
+	    cli_load_exams(cli, dates[0], dates[1], &exams) < 0)
 		return 1;
 
-	r = store_query(cli->store,
-	        "SELECT study_date, accession_number, model, station_name, "
-	        "scan_type, hr_avg, hr_var, calcium_score FROM exam "
-	        "WHERE (?1 IS NULL OR study_date >= ?1) "
-	        "AND (?2 IS NULL OR study_date <= ?2) "
-	        "ORDER BY study_date, study_time, accession_number, scan_type",
-	        params, 2, collect, &exams, &err);
-	if (r < 0) {
-		fprintf(stderr, "hraudit: %s\n", err ? err : "query failed");
-		goto out;
-	}
 	res = calloc(exams.n ? exams.n : 1, sizeof *res);
-	if (!res || exams.failed)
+	if (!res)
 		goto nomem;
 	for (size_t i = 0; i < exams.n; i++) {
-		const struct exam_row *row = &exams.rows[i];
+		const struct cli_exam *x = &exams.v[i];
 		struct compliance_exam e = {
-			.hr_bpm = number_of(row, COL_HR),
-			.hrv_bpm = number_of(row, COL_HRV),
-			.calcium = number_of(row, COL_CALCIUM),
-			.model = row->v[COL_MODEL],
-			.station = row->v[COL_STATION],
-			.scan_type = row->v[COL_SCAN_TYPE],
+			.hr_bpm = x->hr_avg.value,
+			.hrv_bpm = x->hr_var.value,
+			.calcium = x->calcium_score.value,
+			.model = x->model,
+			.station = x->station_name,
+			.scan_type = x->scan_type,
 		};
-		struct scanner_rate *rate = rate_of(&rates, &nrates, row);
+		struct scanner_rate *rate = rate_of(&rates, &nrates, x);
 
 		if (!rate)
 			goto nomem;
@@ -339,7 +267,6 @@ out:
 	free(sec[1].json);
 	free(rates);
 	free(res);
-	exams_free(&exams);
-	free(err);
+	cli_exams_release(&exams);
 	return status;
 }

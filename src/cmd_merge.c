@@ -725,18 +725,12 @@ static int or_read(struct or_file *of)
 	return e;
 }
 
-/* Our exams, as read for the merge. */
+/* Our columns of the merge, the first N_X of merge_columns. */
 enum {
 	X_ACCESSION, X_DATE, X_TIME, X_MODEL, X_STATION, X_DESCRIPTION,
 	X_SCAN_TYPE, X_HR_AVG, X_HR_MIN, X_HR_MAX, X_HR_VAR, X_HR_SOURCE,
 	X_CALCIUM, X_CTDIVOL, N_X
 };
-
-#define EXAM_SQL \
-	"SELECT accession_number, study_date, study_time, model, station_name, " \
-	"series_description, scan_type, hr_avg, hr_min, hr_max, hr_var, " \
-	"hr_source, calcium_score, ctdivol_mgy FROM exam " \
-	"ORDER BY study_date, study_time, accession_number, scan_type"
 
 static const char *const merge_columns[] = {
 	"accession_number", "study_date", "study_time", "model", "station_name",
@@ -852,43 +846,41 @@ static const char *or_value(const char *v, bool *numeric)
 	return v && *v ? v : NULL;
 }
 
-/* store_query's row callback: one exam of ours, joined and printed. */
-static int merge_exam(void *ctx, int ncols, const char *const *names,
-                      const char *const *values, const bool *numeric)
+/* One exam of ours, joined and printed.  Returns 0, or -1 with m->failed
+ * set. */
+static int merge_exam(struct merge *m, const struct cli_exam *e)
 {
-	struct merge *m = ctx;
-	const char *v[N_MERGE_COLUMNS];
-	bool num[N_MERGE_COLUMNS];
+	const char *v[N_MERGE_COLUMNS] = {
+		e->accession_number, e->study_date, e->study_time, e->model,
+		e->station_name, e->series_description, e->scan_type,
+		e->hr_avg.text, e->hr_min.text, e->hr_max.text, e->hr_var.text,
+		e->hr_source, e->calcium_score.text, e->ctdivol_mgy.text,
+	};
+	bool num[N_MERGE_COLUMNS] = {
+		[X_HR_AVG] = !isnan(e->hr_avg.value), [X_HR_MIN] = !isnan(e->hr_min.value),
+		[X_HR_MAX] = !isnan(e->hr_max.value), [X_HR_VAR] = !isnan(e->hr_var.value),
+		[X_CALCIUM] = !isnan(e->calcium_score.value),
+		[X_CTDIVOL] = !isnan(e->ctdivol_mgy.value),
+	};
 	const struct or_event *ev;
 	struct or_study *s;
 	char acc[ACCESSION_MAX + 1] = "", evno[16];
-	double ctdivol;
 
-	(void)names;
-	if (ncols != N_X)
-		goto fail;
-	if (values[X_ACCESSION]) {
+	if (e->accession_number) {
 		char *t;
 
-		snprintf(acc, sizeof acc, "%s", values[X_ACCESSION]);
+		snprintf(acc, sizeof acc, "%s", e->accession_number);
 		t = trim(acc);
 		memmove(acc, t, strlen(t) + 1);
 	}
-	s = *acc ? study_for(m->of, acc, values[X_DATE]) : NULL;
+	s = *acc ? study_for(m->of, acc, e->study_date) : NULL;
 	if (!s) {
-		if (in_span(m, values[X_DATE]) &&
-		    only_add(m, acc, values[X_DATE]) < 0)
+		if (in_span(m, e->study_date) && only_add(m, acc, e->study_date) < 0)
 			goto fail;
 		return 0;
 	}
 	s->matched = true;
-	ctdivol = values[X_CTDIVOL] && numeric[X_CTDIVOL]
-	          ? strtod(values[X_CTDIVOL], NULL) : NAN;
-	ev = event_for(s, ctdivol);
-	for (int k = 0; k < N_X; k++) {
-		v[k] = values[k];
-		num[k] = numeric[k];
-	}
+	ev = event_for(s, e->ctdivol_mgy.value);
 	v[N_X] = or_value(s->date, &num[N_X]);
 	num[N_X] = false;   /* a date, even if it looks like a number */
 	v[N_X + 1] = or_value(s->events_n, &num[N_X + 1]);
@@ -910,7 +902,7 @@ static int merge_exam(void *ctx, int ncols, const char *const *names,
 	return 0;
 fail:
 	m->failed = true;
-	return 1;
+	return -1;
 }
 
 static int cmp_only(const void *a, const void *b)
@@ -993,11 +985,11 @@ int cmd_merge_openrem(struct cli *cli, int argc, char **argv)
 {
 	enum output_format fmt = OUTPUT_CSV;
 	struct or_file of = {0};
+	struct cli_exams exams = {0};
 	struct merge m = {0};
 	const char *outpath = NULL;
-	char *err = NULL;
 	struct cli_output out;
-	int c, r, status = 1;
+	int c, status = 1;
 
 	optind = 0;   /* 0, not 1: glibc then re-reads the option order (main used "+") */
 	while ((c = getopt_long(argc, argv, "o:h", merge_options, NULL)) != -1) {
@@ -1046,11 +1038,10 @@ int cmd_merge_openrem(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "hraudit: out of memory\n");
 		goto close;
 	}
-	r = store_query(cli->store, EXAM_SQL, NULL, 0, merge_exam, &m, &err);
-	if (r < 0) {
-		fprintf(stderr, "hraudit: %s\n", err ? err : "query failed");
+	if (cli_load_exams(cli, NULL, NULL, &exams) < 0)
 		goto close;
-	}
+	for (size_t i = 0; i < exams.n && merge_exam(&m, &exams.v[i]) == 0; i++)
+		;
 	if (output_finish(m.o) < 0 || m.failed) {
 		fprintf(stderr, "hraudit: cannot write output: %s\n",
 		        errno ? strerror(errno) : "out of memory");
@@ -1067,7 +1058,7 @@ out:
 		free(m.only[i].date);
 	}
 	free(m.only);
-	free(err);
+	cli_exams_release(&exams);
 	or_free(&of);
 	return status;
 }

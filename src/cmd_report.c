@@ -4,7 +4,7 @@
  * as inline SVG.
  *
  * Reads the `exam` view (sql/003-audit.sql: counts are of exams, not of
- * series) with one store_query(), aggregates with audit.h and writes the
+ * series) with cli_load_exams(), aggregates with audit.h and writes the
  * page atomically (a temporary file beside FILE, renamed over it).  The
  * page needs nothing else: no script, no external style sheet, font or
  * image, so it can be mailed or archived and opens offline.  Every text
@@ -49,16 +49,16 @@
 #define NOTE_COL2 (NOTE_COL1 + 76)
 #define NOTE_COL3 (NOTE_COL2 + 96)
 
-/* One exam as the report needs it: strings NULL and numbers NAN when
- * missing. */
+/* One exam as the report needs it: strings (borrowed from struct
+ * cli_exam) NULL and numbers NAN when missing. */
 struct rexam {
-	char *scanner;              /* model                                      */
-	char *type;                 /* scan type code                             */
-	char date[11];              /* YYYY-MM-DD, or "" when missing or invalid  */
-	int weekday;                /* 0 Sunday .. 6 Saturday, -1 unknown         */
+	const char *scanner;        /* model                                      */
+	const char *type;           /* scan type code                             */
+	const char *date;           /* YYYY-MM-DD, or "" when missing or invalid  */
+	int weekday;                /* 0 Sunday .. 6 Saturday, -1 unknown or no date */
 	double hr_bpm, hrv_bpm, ctdivol_mgy, dlp_mgycm, calcium;
 	size_t si, ti;              /* index in report.scanners / report.types    */
-	char *station;              /* station_name, for the compliance rules     */
+	const char *station;        /* station_name, for the compliance rules     */
 	struct compliance_result res; /* the protocol's verdict                   */
 };
 
@@ -68,9 +68,9 @@ struct report {
 	const char *from, *to;      /* --from/--to, or NULL                       */
 	const struct compliance_rules *rules; /* the configuration's protocol    */
 	unsigned hrv_high_bpm;      /* hrv=high from this HRV on                  */
-	bool has_dlp;               /* the exam view has dlp_mgycm                */
-	struct rexam *v;
-	size_t n, cap;
+	struct cli_exams all;       /* as read; has_dlp: the view has dlp_mgycm   */
+	struct rexam *v;            /* all.v, as the report needs them            */
+	size_t n;
 	const char **scanners;      /* distinct, sorted, NULL (unknown) last      */
 	size_t nscanners;
 	const char **types;         /* distinct, in scan_type_order, NULL last    */
@@ -220,97 +220,31 @@ static const char *scanner_colour(size_t i)
 
 /* ---- fetching the exams -------------------------------------------------------- */
 
-static double number_of(const char *v, bool numeric)
-{
-	return v && numeric ? strtod(v, NULL) : NAN;
-}
-
-/* A missing or empty text as NULL, otherwise a copy. */
-static bool dup_text(const char *v, char **out)
-{
-	*out = v && *v ? strdup(v) : NULL;
-	return !(v && *v) || *out;
-}
-
-/* store_query row callback: columns as in fetch()'s SELECT. */
-static int add_exam(void *ctx, int ncols, const char *const *names,
-                    const char *const *v, const bool *numeric)
-{
-	struct report *r = ctx;
-	struct rexam *e;
-
-	(void)names;
-	if (ncols != 10)
-		return 1;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 256;
-		struct rexam *p = realloc(r->v, cap * sizeof *p);
-
-		if (!p)
-			goto nomem;
-		r->v = p;
-		r->cap = cap;
-	}
-	e = &r->v[r->n];
-	memset(e, 0, sizeof *e);
-	if (!dup_text(v[0], &e->scanner) || !dup_text(v[1], &e->type) ||
-	    !dup_text(v[9], &e->station)) {
-		free(e->scanner);
-		free(e->type);
-		goto nomem;
-	}
-	if (v[2] && audit_date_valid(v[2]))
-		memcpy(e->date, v[2], 11);
-	e->weekday = v[3] && numeric[3] && e->date[0] ? atoi(v[3]) : -1;
-	if (!audit_weekday_name(e->weekday))
-		e->weekday = -1;
-	e->hr_bpm = number_of(v[4], numeric[4]);
-	e->hrv_bpm = number_of(v[5], numeric[5]);
-	e->ctdivol_mgy = number_of(v[6], numeric[6]);
-	e->dlp_mgycm = number_of(v[7], numeric[7]);
-	e->calcium = number_of(v[8], numeric[8]);
-	r->n++;
-	return 0;
-nomem:
-	r->nomem = true;
-	return 1;
-}
-
-static int found_row(void *ctx, int ncols, const char *const *names,
-                     const char *const *values, const bool *numeric)
-{
-	(void)ncols, (void)names, (void)values, (void)numeric;
-	*(bool *)ctx = true;
-	return 1;
-}
-
-/* Reads the exams of the period.  DLP only when the exam view has a
- * dlp_mgycm column (a later schema).  Returns 0, or 1 having said why. */
+/* Reads the exams of the period.  Returns 0, or 1 having said why. */
 static int fetch(struct cli *cli, struct report *r)
 {
-	const char *params[] = {r->from, r->to};
-	char sql[1024], *err = NULL;
-	int q;
-
-	if (cli_open_store(cli, false) < 0)
+	if (cli_open_store(cli, false) < 0 ||
+	    cli_load_exams(cli, r->from, r->to, &r->all) < 0)
 		return 1;
-	q = store_query(cli->store, "SELECT 1 FROM pragma_table_info('exam') "
-	                "WHERE name = 'dlp_mgycm'", NULL, 0, found_row, &r->has_dlp, &err);
-	if (q == 0) {
-		snprintf(sql, sizeof sql,
-		         "SELECT model, scan_type, study_date, weekday, hr_avg, hr_var, "
-		         "ctdivol_mgy, %s, calcium_score, station_name FROM exam "
-		         "WHERE (?1 IS NULL OR study_date >= ?1) "
-		         "AND (?2 IS NULL OR study_date <= ?2)",
-		         r->has_dlp ? "dlp_mgycm" : "NULL");
-		q = store_query(cli->store, sql, params, 2, add_exam, r, &err);
-	}
-	if (q == 0 && r->nomem)
+	r->v = malloc((r->all.n ? r->all.n : 1) * sizeof *r->v);
+	if (!r->v) {
 		fprintf(stderr, "hraudit: out of memory\n");
-	else if (q < 0)
-		fprintf(stderr, "hraudit: %s\n", err ? err : "query failed");
-	free(err);
-	return q < 0 || r->nomem ? 1 : 0;
+		return 1;
+	}
+	for (size_t i = 0; i < r->all.n; i++) {
+		const struct cli_exam *x = &r->all.v[i];
+
+		r->v[i] = (struct rexam){
+			.scanner = cli_known(x->model), .type = cli_known(x->scan_type),
+			.station = cli_known(x->station_name), .date = x->date,
+			.weekday = x->date[0] ? x->weekday : -1,
+			.hr_bpm = x->hr_avg.value, .hrv_bpm = x->hr_var.value,
+			.ctdivol_mgy = x->ctdivol_mgy.value, .dlp_mgycm = x->dlp_mgycm.value,
+			.calcium = x->calcium_score.value,
+		};
+	}
+	r->n = r->all.n;
+	return 0;
 }
 
 static int cmp_scanner(const void *pa, const void *pb)
@@ -392,11 +326,7 @@ static int prepare(struct report *r)
 
 static void report_release(struct report *r)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->v[i].scanner);
-		free(r->v[i].type);
-		free(r->v[i].station);
-	}
+	cli_exams_release(&r->all);
 	free(r->v);
 	free(r->scanners);
 	free(r->types);
@@ -1125,7 +1055,7 @@ static void dose_table(struct report *r)
 	    "<th scope=\"col\" class=\"num\">Exams</th>"
 	    "<th scope=\"col\" class=\"num\">Mean HR (bpm)</th>"
 	    "<th scope=\"col\" class=\"num\">Median CTDIvol (mGy)</th>%s</tr></thead>\n"
-	    "<tbody>\n", r->has_dlp ? "<th scope=\"col\" class=\"num\">Median DLP "
+	    "<tbody>\n", r->all.has_dlp ? "<th scope=\"col\" class=\"num\">Median DLP "
 	    "(mGy\xc2\xb7" "cm)</th>" : "");
 	for (size_t t = 0; t < r->ntypes; t++) {
 		for (size_t s = 0; s < r->nscanners; s++) {
@@ -1141,7 +1071,7 @@ static void dose_table(struct report *r)
 			put(r, "</td><td class=\"num\">%zu</td>", ct.n);
 			cell_number(r, stats_of(r, s, t, F_HR).mean);
 			cell_number(r, ct.median);
-			if (r->has_dlp)
+			if (r->all.has_dlp)
 				cell_number(r, stats_of(r, s, t, F_DLP).median);
 			put(r, "</tr>\n");
 		}
@@ -1166,15 +1096,15 @@ static void render_dose(struct report *r)
 		colours[s] = scanner_colour(s);
 	}
 	top_y = legend(r, 70, 18, r->nscanners, labels, colours, true) + 22;
-	svg_open(r, "dose", CHART_W, (int)(top_y + panel_h * (r->has_dlp ? 2 : 1)),
-	         "Median dose per scan type and scanner", r->has_dlp ?
+	svg_open(r, "dose", CHART_W, (int)(top_y + panel_h * (r->all.has_dlp ? 2 : 1)),
+	         "Median dose per scan type and scanner", r->all.has_dlp ?
 	         "Grouped bars: median CTDIvol and median DLP of the exams of each scan "
 	         "type, one bar per scanner." : "Grouped bars: median CTDIvol of the "
 	         "exams of each scan type, one bar per scanner.");
 	legend(r, 70, 18, r->nscanners, labels, colours, false);
 	put(r, "<text class=\"panel-title\" x=\"70\" y=\"%.1f\">CTDIvol</text>\n", top_y - 8);
 	dose_panel(r, F_CTDIVOL, top_y + plot_h, plot_h, "Median CTDIvol (mGy)", "mGy");
-	if (r->has_dlp) {
+	if (r->all.has_dlp) {
 		put(r, "<text class=\"panel-title\" x=\"70\" y=\"%.1f\">DLP</text>\n",
 		    top_y + panel_h - 8);
 		dose_panel(r, F_DLP, top_y + panel_h + plot_h, plot_h,
@@ -1182,8 +1112,8 @@ static void render_dose(struct report *r)
 	}
 	figure_end(r, "Median CTDIvol%s per scan type, one bar per scanner. Hover over a "
 	           "bar for the number of exams with a value.%s",
-	           r->has_dlp ? " and median DLP" : "",
-	           r->has_dlp ? "" : " This database does not record DLP.");
+	           r->all.has_dlp ? " and median DLP" : "",
+	           r->all.has_dlp ? "" : " This database does not record DLP.");
 	dose_table(r);
 out:
 	section_end(r);
