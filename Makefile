@@ -34,7 +34,7 @@ LIBS       = $(DCMTK_LIBS) $(shell pkg-config --libs sqlite3 libsystemd inih) \
              -lpthread -lm
 
 # Modules, in the order data flows through them.
-LIB_OBJS   = $(BUILD)/dcm.o $(BUILD)/raw.o $(BUILD)/scanopts.o \
+LIB_OBJS   = $(BUILD)/errmsg.o $(BUILD)/dcm.o $(BUILD)/raw.o $(BUILD)/scanopts.o \
              $(BUILD)/extract.o $(BUILD)/rule.o $(BUILD)/classify.o $(BUILD)/store.o \
              $(BUILD)/schema.o $(BUILD)/ingest.o $(BUILD)/server.o $(BUILD)/config.o \
              $(BUILD)/audit.o \

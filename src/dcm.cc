@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "dcm.h"
+#include "errmsg.h"
 
 struct dcm_header {
 	DcmDataset *ds;
@@ -59,24 +60,6 @@ struct dcm_assoc {
 /* dcmExternalSocketHandle is one global: one thread at a time hands a
  * socket to the toolkit. */
 static std::mutex accept_mutex;
-
-static void set_err(char **errmsg, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void set_err(char **errmsg, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	if (!errmsg)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	free(*errmsg);
-	*errmsg = s;
-}
 
 /* The toolkit's own logger would print warnings (such as "PixelData
  * encountered, skipping rest of dataset", on every object) to stderr: the
@@ -253,7 +236,7 @@ extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
 		quiet_toolkit();
 		E_TransferSyntax x = xfer_of(ts_uid ? ts_uid : UID_LittleEndianImplicitTransferSyntax);
 		if (x == EXS_Unknown) {
-			set_err(errmsg, "unknown transfer syntax '%s'", ts_uid);
+			errmsg_set(errmsg, "unknown transfer syntax '%s'", ts_uid);
 			return -EINVAL;
 		}
 		size_t usable = len;
@@ -267,7 +250,7 @@ extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
 		in.setEos();
 		if (x == EXS_DeflatedLittleEndianExplicit &&
 		    in.installCompressionFilter(ESC_zlib).bad()) {
-			set_err(errmsg, "cannot inflate data set");
+			errmsg_set(errmsg, "cannot inflate data set");
 			return -EINVAL;
 		}
 		h = new struct dcm_header;
@@ -281,7 +264,7 @@ extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
 		if (truncated)
 			*truncated = false;
 		if (c.bad() && h->ds->card() == 0) {
-			set_err(errmsg, "not a dicom data set: %s", c.text());
+			errmsg_set(errmsg, "not a dicom data set: %s", c.text());
 			r = -EINVAL;
 			goto fail;
 		}
@@ -294,10 +277,10 @@ extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
 		*out = h;
 		return 0;
 	} catch (const std::bad_alloc &) {
-		set_err(errmsg, "out of memory parsing header");
+		errmsg_set(errmsg, "out of memory parsing header");
 		r = -ENOMEM;
 	} catch (...) {
-		set_err(errmsg, "unexpected error parsing header");
+		errmsg_set(errmsg, "unexpected error parsing header");
 		r = -EIO;
 	}
 fail:
@@ -327,7 +310,7 @@ extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
 	f = fopen(path, "rb");
 	if (!f) {
 		r = -errno;
-		set_err(errmsg, "cannot read '%s': %s", path, strerror(errno));
+		errmsg_set(errmsg, "cannot read '%s': %s", path, strerror(errno));
 		return r;
 	}
 	for (;;) {
@@ -335,7 +318,7 @@ extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
 		if (!nb) {
 			free(buf);
 			fclose(f);
-			set_err(errmsg, "out of memory reading '%s'", path);
+			errmsg_set(errmsg, "out of memory reading '%s'", path);
 			return -ENOMEM;
 		}
 		buf = nb;
@@ -348,7 +331,7 @@ extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
 	fclose(f);
 	if (r < 0) {
 		free(buf);
-		set_err(errmsg, "cannot read '%s'", path);
+		errmsg_set(errmsg, "cannot read '%s'", path);
 		return r;
 	}
 	if (len >= 132 && memcmp(buf + 128, "DICM", 4) == 0) {
@@ -358,7 +341,7 @@ extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
 		if (len < 144 || m[0] != 0x02 || m[1] != 0 || m[2] != 0 || m[3] != 0 ||
 		    m[4] != 'U' || m[5] != 'L') {
 			free(buf);
-			set_err(errmsg, "'%s': no file meta information group length", path);
+			errmsg_set(errmsg, "'%s': no file meta information group length", path);
 			return -EINVAL;
 		}
 		uint32_t glen = (uint32_t)m[8] | (uint32_t)m[9] << 8 |
@@ -366,7 +349,7 @@ extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
 		start = 132 + 12 + (size_t)glen;
 		if (glen > len || start > len) {
 			free(buf);
-			set_err(errmsg, "'%s': meta information longer than the file", path);
+			errmsg_set(errmsg, "'%s': meta information longer than the file", path);
 			return -EINVAL;
 		}
 		r = dcm_header_parse(buf + 132, start - 132,
@@ -376,7 +359,7 @@ extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
 		                               sizeof ts) < 0) {
 			dcm_header_free(meta);
 			free(buf);
-			set_err(errmsg, "'%s': no transfer syntax in the meta information", path);
+			errmsg_set(errmsg, "'%s': no transfer syntax in the meta information", path);
 			return -EINVAL;
 		}
 		dcm_header_free(meta);
@@ -388,13 +371,13 @@ extern "C" int dcm_header_load_file(const char *path, struct dcm_header **out,
 	r = dcm_header_parse(buf + start, len - start, ts, out, NULL, NULL);
 	free(buf);
 	if (r < 0)
-		set_err(errmsg, "'%s' is not a dicom file", path);
+		errmsg_set(errmsg, "'%s' is not a dicom file", path);
 	else if (dcm_header_root(*out) &&
 	         OFreinterpret_cast(DcmItem *, OFconst_cast(struct dcm_item *,
 	                            dcm_header_root(*out)))->card() == 0) {
 		dcm_header_free(*out);
 		*out = NULL;
-		set_err(errmsg, "'%s' is not a dicom file", path);
+		errmsg_set(errmsg, "'%s' is not a dicom file", path);
 		r = -EINVAL;
 	}
 	return r;
@@ -668,7 +651,7 @@ extern "C" int dcm_net_init(const struct dcm_net_config *cfg,
 	try {
 		quiet_toolkit();
 		if (!dcmDataDict.isDictionaryLoaded()) {
-			set_err(errmsg, "dicom data dictionary not loaded (DCMDICTPATH?)");
+			errmsg_set(errmsg, "dicom data dictionary not loaded (DCMDICTPATH?)");
 			return -EIO;
 		}
 		dcmDisableGethostbyaddr.set(OFTrue);
@@ -692,14 +675,14 @@ extern "C" int dcm_net_init(const struct dcm_net_config *cfg,
 		                                      cfg->acse_timeout_s, &n->net);
 		dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
 		if (c.bad()) {
-			set_err(errmsg, "cannot initialise dicom network: %s", c.text());
+			errmsg_set(errmsg, "cannot initialise dicom network: %s", c.text());
 			delete n;
 			return -EIO;
 		}
 		*out = n;
 		return 0;
 	} catch (...) {
-		set_err(errmsg, "unexpected error initialising the network");
+		errmsg_set(errmsg, "unexpected error initialising the network");
 		delete n;
 		return -EIO;
 	}
@@ -797,13 +780,13 @@ static int negotiate(struct dcm_assoc *a, bool busy, char **errmsg)
 		goto reject;
 	}
 	if (ASC_acknowledgeAssociation(a->assoc).bad()) {
-		set_err(errmsg, "cannot acknowledge association");
+		errmsg_set(errmsg, "cannot acknowledge association");
 		return -EIO;
 	}
 	return 0;
 reject:
 	ASC_rejectAssociation(a->assoc, &rej);
-	set_err(errmsg, "association rejected: %s", why);
+	errmsg_set(errmsg, "association rejected: %s", why);
 	return -ECONNREFUSED;
 }
 
@@ -820,7 +803,7 @@ extern "C" int dcm_assoc_accept(struct dcm_net *net, int fd, bool busy,
 	dupfd = dup(fd);
 	if (dupfd < 0) {
 		r = -errno;
-		set_err(errmsg, "cannot duplicate socket: %s", strerror(errno));
+		errmsg_set(errmsg, "cannot duplicate socket: %s", strerror(errno));
 		close(fd);
 		return r;
 	}
@@ -838,7 +821,7 @@ extern "C" int dcm_assoc_accept(struct dcm_net *net, int fd, bool busy,
 			dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
 		}
 		if (c.bad()) {
-			set_err(errmsg, "cannot receive association: %s", c.text());
+			errmsg_set(errmsg, "cannot receive association: %s", c.text());
 			r = -EPROTO;
 			goto fail;
 		}
@@ -853,10 +836,10 @@ extern "C" int dcm_assoc_accept(struct dcm_net *net, int fd, bool busy,
 		*out = a;
 		return 0;
 	} catch (const std::bad_alloc &) {
-		set_err(errmsg, "out of memory accepting association");
+		errmsg_set(errmsg, "out of memory accepting association");
 		r = -ENOMEM;
 	} catch (...) {
-		set_err(errmsg, "unexpected error accepting association");
+		errmsg_set(errmsg, "unexpected error accepting association");
 		r = -EIO;
 	}
 fail:
@@ -940,7 +923,7 @@ static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
 	OFCondition c;
 
 	if (ASC_findAcceptedPresentationContext(a->assoc->params, pid, &pc).bad()) {
-		set_err(errmsg, "c-store on unknown presentation context %d", pid);
+		errmsg_set(errmsg, "c-store on unknown presentation context %d", pid);
 		return -EPROTO;
 	}
 	hc.reset();
@@ -951,7 +934,7 @@ static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
 		                               NULL, NULL);
 	}
 	if (c.bad()) {
-		set_err(errmsg, "receiving data set of '%s': %s",
+		errmsg_set(errmsg, "receiving data set of '%s': %s",
 		        req->AffectedSOPInstanceUID, c.text());
 		return c == DIMSE_NODATAAVAILABLE ? -ETIMEDOUT : -EPROTO;
 	}
@@ -982,7 +965,7 @@ static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
 		stats->failures++;
 	c = DIMSE_sendStoreResponse(a->assoc, pid, req, &rsp, NULL);
 	if (c.bad()) {
-		set_err(errmsg, "sending c-store response: %s", c.text());
+		errmsg_set(errmsg, "sending c-store response: %s", c.text());
 		return -EPROTO;
 	}
 	return 0;
@@ -1004,7 +987,7 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 
 			if (stop && *stop) {
 				ASC_abortAssociation(a->assoc);
-				set_err(errmsg, "aborted: shutting down");
+				errmsg_set(errmsg, "aborted: shutting down");
 				return -ECONNABORTED;
 			}
 			/* Wait a second at a time, so a stop request is seen. */
@@ -1013,7 +996,7 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 			if (c == DIMSE_NODATAAVAILABLE) {
 				if (++idle_s >= a->net->dimse_timeout_s) {
 					ASC_abortAssociation(a->assoc);
-					set_err(errmsg, "idle for %d s, aborted", idle_s);
+					errmsg_set(errmsg, "idle for %d s, aborted", idle_s);
 					return -ETIMEDOUT;
 				}
 				continue;
@@ -1024,11 +1007,11 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 				return 0;
 			}
 			if (c == DUL_PEERABORTEDASSOCIATION) {
-				set_err(errmsg, "peer aborted the association");
+				errmsg_set(errmsg, "peer aborted the association");
 				return -ECONNABORTED;
 			}
 			if (c.bad()) {
-				set_err(errmsg, "receiving command: %s", c.text());
+				errmsg_set(errmsg, "receiving command: %s", c.text());
 				ASC_abortAssociation(a->assoc);
 				return -EPROTO;
 			}
@@ -1038,7 +1021,7 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 				c = DIMSE_sendEchoResponse(a->assoc, pid, &msg.msg.CEchoRQ,
 				                           STATUS_Success, NULL);
 				if (c.bad()) {
-					set_err(errmsg, "sending c-echo response: %s", c.text());
+					errmsg_set(errmsg, "sending c-echo response: %s", c.text());
 					ASC_abortAssociation(a->assoc);
 					return -EPROTO;
 				}
@@ -1052,16 +1035,16 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 				}
 				break;
 			default:
-				set_err(errmsg, "unsupported dimse command 0x%04x",
+				errmsg_set(errmsg, "unsupported dimse command 0x%04x",
 				        (unsigned)msg.CommandField);
 				ASC_abortAssociation(a->assoc);
 				return -EPROTO;
 			}
 		}
 	} catch (const std::bad_alloc &) {
-		set_err(errmsg, "out of memory serving association");
+		errmsg_set(errmsg, "out of memory serving association");
 	} catch (...) {
-		set_err(errmsg, "unexpected error serving association");
+		errmsg_set(errmsg, "unexpected error serving association");
 	}
 	try {
 		ASC_abortAssociation(a->assoc);

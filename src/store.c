@@ -23,6 +23,7 @@
 
 #include "raw.h"
 #include "store.h"
+#include "errmsg.h"
 
 /* build/schema.c, generated from sql/ */
 extern const char *const store_schema[];
@@ -121,24 +122,6 @@ void store_now_utc(char out[STORE_TIME_MAX])
 	         tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-static void set_err(char **errmsg, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void set_err(char **errmsg, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	if (!errmsg)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	free(*errmsg);
-	*errmsg = s;
-}
-
 static int errno_of(int rc)
 {
 	switch (rc & 0xff) {
@@ -201,12 +184,12 @@ static int migrate(sqlite3 *db, char **errmsg)
 	if ((app != 0 && app != STORE_APPLICATION_ID) ||
 	    (app == 0 && (version != 0 || tables != 0))) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		set_err(errmsg, "not an hraudit database (application_id %d)", app);
+		errmsg_set(errmsg, "not an hraudit database (application_id %d)", app);
 		return -EPROTO;
 	}
 	if (version > (int)store_schema_count) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		set_err(errmsg, "database schema %d is newer than this program's (%zu)",
+		errmsg_set(errmsg, "database schema %d is newer than this program's (%zu)",
 		        version, store_schema_count);
 		return -EPROTO;
 	}
@@ -222,7 +205,7 @@ static int migrate(sqlite3 *db, char **errmsg)
 		goto fail;
 	return 0;
 fail:
-	set_err(errmsg, "cannot set up schema: %s", err ? err : sqlite3_errmsg(db));
+	errmsg_set(errmsg, "cannot set up schema: %s", err ? err : sqlite3_errmsg(db));
 	sqlite3_free(err);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return errno_of(rc);
@@ -234,15 +217,15 @@ static int check_readonly(sqlite3 *db, char **errmsg)
 
 	if ((rc = pragma_int(db, "PRAGMA application_id", &app)) != SQLITE_OK ||
 	    (rc = pragma_int(db, "PRAGMA user_version", &version)) != SQLITE_OK) {
-		set_err(errmsg, "cannot read database: %s", sqlite3_errmsg(db));
+		errmsg_set(errmsg, "cannot read database: %s", sqlite3_errmsg(db));
 		return errno_of(rc);
 	}
 	if (app != STORE_APPLICATION_ID || version < 1) {
-		set_err(errmsg, "not an hraudit database");
+		errmsg_set(errmsg, "not an hraudit database");
 		return -EPROTO;
 	}
 	if (version > (int)store_schema_count) {
-		set_err(errmsg, "database schema %d is newer than this program's (%zu)",
+		errmsg_set(errmsg, "database schema %d is newer than this program's (%zu)",
 		        version, store_schema_count);
 		return -EPROTO;
 	}
@@ -316,19 +299,19 @@ int store_open(const char *path, const struct store_options *opt,
 	*out = NULL;
 	if (opt->readonly && access(path, F_OK) < 0) {
 		r = -errno;
-		set_err(errmsg, "cannot open '%s': %s", path, strerror(errno));
+		errmsg_set(errmsg, "cannot open '%s': %s", path, strerror(errno));
 		return r;
 	}
 	s = calloc(1, sizeof *s);
 	if (!s) {
-		set_err(errmsg, "out of memory");
+		errmsg_set(errmsg, "out of memory");
 		return -ENOMEM;
 	}
 	flags = opt->readonly ? SQLITE_OPEN_READONLY
 	                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(errmsg, "cannot open '%s': %s", path,
+		errmsg_set(errmsg, "cannot open '%s': %s", path,
 		        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		r = errno_of(rc);
 		goto fail;
@@ -349,7 +332,7 @@ int store_open(const char *path, const struct store_options *opt,
 		                  ? "PRAGMA synchronous = FULL"
 		                  : "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(errmsg, "cannot open '%s': %s", path, sqlite3_errmsg(s->db));
+		errmsg_set(errmsg, "cannot open '%s': %s", path, sqlite3_errmsg(s->db));
 		r = errno_of(rc);
 		goto fail;
 	}
@@ -381,7 +364,7 @@ int store_open(const char *path, const struct store_options *opt,
 		    (rc = prepare(s, "UPDATE series SET instances = instances + 1, "
 		                  "last_received = max(last_received, ?2) "
 		                  "WHERE series_uid = ?1", &s->bump_series))) {
-			set_err(errmsg, "cannot prepare statements: %s", sqlite3_errmsg(s->db));
+			errmsg_set(errmsg, "cannot prepare statements: %s", sqlite3_errmsg(s->db));
 			free(upsert);
 			r = errno_of(rc);
 			goto fail;
@@ -539,7 +522,7 @@ rollback:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return 0;
 fail:
-	set_err(errmsg, "cannot record instance '%s': %s", info->sop_instance_uid,
+	errmsg_set(errmsg, "cannot record instance '%s': %s", info->sop_instance_uid,
 	        sqlite3_errstr(rc));
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -556,7 +539,7 @@ int store_query(struct store *s, const char *sql, const char *const *params,
 
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(errmsg, "cannot query: %s", sqlite3_errmsg(s->db));
+		errmsg_set(errmsg, "cannot query: %s", sqlite3_errmsg(s->db));
 		return -EINVAL;
 	}
 	/* Only queries (and PRAGMAs that read): sqlite3_stmt_readonly() also
@@ -566,7 +549,7 @@ int store_query(struct store *s, const char *sql, const char *const *params,
 	if (!sqlite3_stmt_readonly(st) ||
 	    !(strncasecmp(sql, "SELECT", 6) == 0 || strncasecmp(sql, "WITH", 4) == 0 ||
 	      (strncasecmp(sql, "PRAGMA", 6) == 0 && !strpbrk(sql, "=(")))) {
-		set_err(errmsg, "not a read-only query");
+		errmsg_set(errmsg, "not a read-only query");
 		r = -EINVAL;
 		goto out;
 	}
@@ -577,7 +560,7 @@ int store_query(struct store *s, const char *sql, const char *const *params,
 	values = calloc((size_t)n + 1, sizeof *values);
 	numeric = calloc((size_t)n + 1, sizeof *numeric);
 	if (!names || !values || !numeric) {
-		set_err(errmsg, "out of memory");
+		errmsg_set(errmsg, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
@@ -593,7 +576,7 @@ int store_query(struct store *s, const char *sql, const char *const *params,
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		set_err(errmsg, "cannot query: %s", sqlite3_errmsg(s->db));
+		errmsg_set(errmsg, "cannot query: %s", sqlite3_errmsg(s->db));
 		r = errno_of(rc);
 	}
 out:
@@ -638,7 +621,7 @@ int store_reparse(struct store *s, store_derive_fn fn, void *ctx,
 
 	*examined = *changed = 0;
 	if (!sql) {
-		set_err(errmsg, "out of memory");
+		errmsg_set(errmsg, "out of memory");
 		return -ENOMEM;
 	}
 	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -680,7 +663,7 @@ int store_reparse(struct store *s, store_derive_fn fn, void *ctx,
 		*changed += (unsigned long)sqlite3_changes(s->db);
 	}
 	if (r < 0) {
-		set_err(errmsg, "cannot re-derive: %s", strerror(-r));
+		errmsg_set(errmsg, "cannot re-derive: %s", strerror(-r));
 		goto out;
 	}
 	if (rc != SQLITE_DONE)
@@ -693,7 +676,7 @@ int store_reparse(struct store *s, store_derive_fn fn, void *ctx,
 		goto fail;
 	goto out;
 fail:
-	set_err(errmsg, "cannot re-derive: %s", sqlite3_errmsg(s->db));
+	errmsg_set(errmsg, "cannot re-derive: %s", sqlite3_errmsg(s->db));
 	r = errno_of(rc);
 out:
 	sqlite3_finalize(list);
@@ -737,7 +720,7 @@ int store_import_calcium(struct store *s, const struct store_calcium *rows,
 		goto fail;
 	return 0;
 fail:
-	set_err(errmsg, "cannot import calcium scores: %s", sqlite3_errmsg(s->db));
+	errmsg_set(errmsg, "cannot import calcium scores: %s", sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
