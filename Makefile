@@ -29,13 +29,14 @@ ALL_CFLAGS = -std=c11 $(WARN) $(if $(WERROR),-Werror) \
 ALL_CXXFLAGS = -std=c++17 -Wall -Wextra $(if $(WERROR),-Werror) \
              -Iinclude -MMD -MP $(CXXFLAGS) $(CPPFLAGS)
 # Only the DCMTK libraries the shim uses (DCMTK.md); pkg-config for the rest.
-DCMTK_LIBS = -ldcmnet -ldcmdata -loflog -lofstd
+DCMTK_LIBS = -ldcmtls -ldcmnet -ldcmdata -loflog -lofstd
 LIBS       = $(DCMTK_LIBS) $(shell pkg-config --libs sqlite3 libsystemd inih) \
              -lpthread -lm
 
 # Modules, in the order data flows through them.
 LIB_OBJS   = $(BUILD)/errmsg.o $(BUILD)/dcm.o $(BUILD)/raw.o $(BUILD)/scanopts.o \
              $(BUILD)/extract.o $(BUILD)/rule.o $(BUILD)/classify.o $(BUILD)/store.o \
+             $(BUILD)/access.o \
              $(BUILD)/schema.o $(BUILD)/ingest.o $(BUILD)/server.o $(BUILD)/config.o \
              $(BUILD)/audit.o \
              $(BUILD)/compliance.o $(BUILD)/csv.o \
@@ -48,7 +49,7 @@ BUILD_PKGS = gcc g++ make pkg-config libdcmtk-dev libsqlite3-dev \
              libsystemd-dev libinih-dev libcmocka-dev
 RUN_PKGS   = dcmtk sqlite3
 TEST_PKGS  = dcmtk sqlite3 libgdcm-tools python3 clang libclang-rt-14-dev \
-             chromium systemd
+             chromium systemd openssl mandoc groff-base
 SUDO       = $(if $(filter 0,$(shell id -u)),,sudo)
 
 # `make run` development overrides of etc/hrauditd.ini

@@ -118,17 +118,46 @@ int dcm_item_private_block(const struct dcm_item *it, uint16_t group,
 struct dcm_net;     /* shared network state: one per server                */
 struct dcm_assoc;   /* one accepted association, used by one thread        */
 
+/* DICOM TLS (PS3.15 B.1) with one of DCMTK's BCP 195 profiles. */
+enum dcm_tls_verify {
+	DCM_TLS_REQUIRE,            /* the client must present a certificate
+	                             * that a trusted CA signed               */
+	DCM_TLS_VERIFY,             /* checked when the client sends one      */
+	DCM_TLS_IGNORE,             /* not asked for                          */
+};
+
+enum dcm_tls_profile {
+	DCM_TLS_BCP195_ND,          /* BCP 195, non-downgrading: TLS 1.2+     */
+	DCM_TLS_BCP195,
+	DCM_TLS_BCP195_EX,          /* BCP 195, extended                      */
+};
+
+struct dcm_tls_config {
+	const char *certificate;    /* PEM: our certificate                   */
+	const char *private_key;    /* PEM: its key, not encrypted            */
+	const char *ca_file;        /* PEM: CAs trusted for client
+	                             * certificates; NULL or "" for none      */
+	enum dcm_tls_verify verify;
+	enum dcm_tls_profile profile;
+};
+
 struct dcm_net_config {
-	const char *aetitle;        /* our AE title, 1..16 characters           */
-	bool check_called_aetitle;  /* reject associations not addressed to us  */
 	uint32_t max_pdu_bytes;     /* maximum PDU we receive                    */
 	int acse_timeout_s;         /* association negotiation timeout           */
 	int dimse_timeout_s;        /* idle time allowed between/inside messages */
+	int socket_timeout_s;       /* a socket read or write making no progress */
 	size_t max_header_bytes;    /* bytes of each object kept for parsing     */
+	const struct dcm_tls_config *tls; /* NULL: plain TCP                      */
 };
 
-/* Prepares the toolkit's network layer (no socket is opened: the caller
- * owns the listening socket).  Returns 0 or -EIO. */
+/*
+ * Prepares the toolkit's network layer (no socket is opened: the caller
+ * owns the listening socket); with cfg->tls, loads the certificate, key and
+ * CA files now, so that a bad file is reported here and not at the first
+ * association.  The socket timeouts are process-wide in the toolkit: the
+ * last net made sets them.  Returns 0, -EINVAL (a TLS file, message names
+ * it) or -EIO.
+ */
 int dcm_net_init(const struct dcm_net_config *cfg, struct dcm_net **out,
                  char **errmsg);
 void dcm_net_free(struct dcm_net *net);
@@ -138,20 +167,41 @@ struct dcm_assoc_info {
 	char calling_aet[17];
 	char called_aet[17];
 	char peer[64];              /* numeric address of the peer              */
+	bool tls;
 };
 
-/*
- * Reads the A-ASSOCIATE-RQ waiting on connected socket `fd` and answers it.
- * The caller should hand over the socket only once the whole request PDU has
- * arrived (see server.c): the toolkit then reads it without blocking.
- * With `busy`, the association is rejected (transient, local limit exceeded).
- * On success *out owns fd; on failure fd has been closed.
- * Returns 0, -ECONNREFUSED (rejected: reason in errmsg), -EIO.
- */
-int dcm_assoc_accept(struct dcm_net *net, int fd, bool busy,
-                     struct dcm_assoc **out, char **errmsg);
+/* Why an association is refused; each maps to the A-ASSOCIATE-RJ
+ * result, source and reason of PS3.8 9.3.4. */
+enum dcm_refusal {
+	DCM_ADMIT = 0,
+	DCM_REFUSE_BUSY,            /* rejected-transient, service provider
+	                             * (presentation): local limit exceeded     */
+	DCM_REFUSE_CALLING_AET,     /* rejected-permanent, service user:
+	                             * calling AE title not recognized          */
+	DCM_REFUSE_CALLED_AET,      /* rejected-permanent, service user:
+	                             * called AE title not recognized           */
+};
 
-const struct dcm_assoc_info *dcm_assoc_info(const struct dcm_assoc *a);
+/* Decides, from the request's AE titles, whether to go on; *why (static
+ * text) explains a refusal for the log. */
+typedef enum dcm_refusal (*dcm_admit_fn)(void *ctx,
+                                         const struct dcm_assoc_info *info,
+                                         const char **why);
+
+/*
+ * Reads the A-ASSOCIATE-RQ waiting on connected socket `fd` (after the TLS
+ * handshake on a TLS net) and answers it: `admit` decides on the AE titles,
+ * then the presentation contexts are negotiated (Verification and every
+ * storage SOP class).  The caller should hand over a plain socket only once
+ * the whole request PDU has arrived (see server.c), so that reading it
+ * does not block.  *info is filled as far as the request was read.
+ * On success *out owns fd; on failure fd has been closed.
+ * Returns 0, -ECONNREFUSED (rejected: reason in errmsg), -EPROTO (not a
+ * valid request, or the TLS handshake failed), -ENOMEM, -EIO.
+ */
+int dcm_assoc_accept(struct dcm_net *net, int fd, dcm_admit_fn admit,
+                     void *ctx, struct dcm_assoc_info *info,
+                     struct dcm_assoc **out, char **errmsg);
 
 /* One received C-STORE request, as handed to the store callback. */
 struct dcm_store_request {

@@ -41,6 +41,7 @@ enum config_type {
 	CONFIG_RULE,    /* struct classify_rules; repeatable, appends         */
 	CONFIG_COMPLIANCE, /* struct compliance_rules; repeatable, the first
 	                    * replaces the default list as CONFIG_PATTERN's do */
+	CONFIG_ACCESS,  /* struct access_list; repeatable, appends            */
 };
 
 struct config_enum_value {
@@ -71,6 +72,20 @@ static const char *check_ipv4(const char *value);
 static const struct config_enum_value synchronous_values[] = {
 	{ "full", 1 },
 	{ "normal", 0 },
+	{ NULL, 0 },
+};
+
+static const struct config_enum_value tls_verify_values[] = {
+	{ "require", CONFIG_TLS_REQUIRE },
+	{ "verify", CONFIG_TLS_VERIFY },
+	{ "ignore", CONFIG_TLS_IGNORE },
+	{ NULL, 0 },
+};
+
+static const struct config_enum_value tls_profile_values[] = {
+	{ "bcp195-nd", CONFIG_TLS_BCP195_ND },
+	{ "bcp195", CONFIG_TLS_BCP195 },
+	{ "bcp195-ex", CONFIG_TLS_BCP195_EX },
 	{ NULL, 0 },
 };
 
@@ -113,8 +128,9 @@ static const char *const default_compliance_rules[] = {
 static const struct config_key config_keys[] = {
 	{ "server", "aetitle", CONFIG_STRING, FIELD(server.aetitle),
 	  "HRAUDIT", NULL, 1, 16, check_aetitle, NULL },
+	/* 0: no plain listener (TLS only). */
 	{ "server", "port", CONFIG_UINT, FIELD(server.port),
-	  "104", NULL, 1, 65535, NULL, NULL },
+	  "104", NULL, 0, 65535, NULL, NULL },
 	{ "server", "bind", CONFIG_STRING, FIELD(server.bind),
 	  "0.0.0.0", NULL, 1, 15, check_ipv4, NULL },
 	{ "server", "check_called_aetitle", CONFIG_BOOL,
@@ -131,9 +147,33 @@ static const struct config_key config_keys[] = {
 	{ "server", "dimse_timeout", CONFIG_UINT,
 	  FIELD(server.dimse_timeout_s),
 	  "60", NULL, 1, 3600, NULL, NULL },
+	{ "server", "socket_timeout", CONFIG_UINT,
+	  FIELD(server.socket_timeout_s),
+	  "60", NULL, 1, 3600, NULL, NULL },
 	{ "server", "max_header_bytes", CONFIG_UINT,
 	  FIELD(server.max_header_bytes),
 	  "8388608", NULL, 65536, 268435456, NULL, NULL },
+	{ "server", "shutdown_grace", CONFIG_UINT,
+	  FIELD(server.shutdown_grace_s),
+	  "10", NULL, 0, 600, NULL, NULL },
+
+	/* No default: every calling AE title is accepted (with a warning). */
+	{ "access", "allow", CONFIG_ACCESS, FIELD(access),
+	  NULL, NULL, 0, 0, NULL, NULL },
+
+	{ "tls", "port", CONFIG_UINT, FIELD(tls.port),
+	  "0", NULL, 0, 65535, NULL, NULL },
+	{ "tls", "certificate", CONFIG_STRING, FIELD(tls.certificate),
+	  NULL, NULL, 1, 4095, NULL, NULL },
+	{ "tls", "private_key", CONFIG_STRING, FIELD(tls.private_key),
+	  NULL, NULL, 1, 4095, NULL, NULL },
+	{ "tls", "ca_file", CONFIG_STRING, FIELD(tls.ca_file),
+	  NULL, NULL, 1, 4095, NULL, NULL },
+	{ "tls", "client_certificate", CONFIG_ENUM,
+	  FIELD(tls.client_certificate),
+	  "require", NULL, 0, 0, NULL, tls_verify_values },
+	{ "tls", "profile", CONFIG_ENUM, FIELD(tls.profile),
+	  "bcp195-nd", NULL, 0, 0, NULL, tls_profile_values },
 
 	{ "database", "path", CONFIG_STRING, FIELD(database.path),
 	  "/var/lib/hraudit/hraudit.db", NULL, 1, 4095, NULL, NULL },
@@ -166,6 +206,7 @@ static const struct config_key config_keys[] = {
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+_Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
 /* One file being loaded: inih's stream (our reader) and handler context. */
 struct load_ctx {
@@ -554,7 +595,11 @@ static int key_set(struct config *cfg, const struct config_key *k,
 		break;
 
 	case CONFIG_COMPLIANCE:
-		r = compliance_add(field, v, replace, &reason_msg);
+	case CONFIG_ACCESS:
+		if (k->type == CONFIG_COMPLIANCE)
+			r = compliance_add(field, v, replace, &reason_msg);
+		else
+			r = access_rule_add(field, v, &reason_msg);
 		if (r == -EINVAL) {
 			*why = msg_fmt("%s: %s", k->name, reason_msg);
 			free(reason_msg);
@@ -613,6 +658,7 @@ void config_release(struct config *cfg)
 	patterns_free(&cfg->filter);
 	classify_rules_release(&cfg->scan_type_rules);
 	compliance_rules_release(&cfg->compliance.rules);
+	access_list_release(&cfg->access);
 }
 
 static void load_fail(struct load_ctx *ctx, unsigned line, int r,
@@ -725,7 +771,8 @@ static int load_handler(void *user, const char *section, const char *name,
 	}
 	i = (size_t)(k - config_keys);
 	if (ctx->seen_line[i] && k->type != CONFIG_PATTERN &&
-	    k->type != CONFIG_RULE && k->type != CONFIG_COMPLIANCE) {
+	    k->type != CONFIG_RULE && k->type != CONFIG_COMPLIANCE &&
+	    k->type != CONFIG_ACCESS) {
 		load_fail(ctx, ctx->line, -EINVAL,
 		          "duplicate key '%s' in section [%s] (first set on "
 		          "line %u)", name, section, ctx->seen_line[i]);
@@ -821,9 +868,49 @@ out:
 		if (cfg)
 			config_defaults(cfg);
 	} else {
+		tmp.path = path;
+		memcpy(tmp.key_line, ctx.seen_line, sizeof ctx.seen_line);
 		*cfg = tmp;
 	}
 	return r;
+}
+
+/* "path:line: " for key section.name as the file set it, or "path: ". */
+static char *where(const struct config *cfg, const char *section,
+                   const char *name)
+{
+	const struct config_key *k = key_find(section, name);
+	unsigned line = k ? cfg->key_line[k - config_keys] : 0;
+	const char *path = cfg->path ? cfg->path : "configuration";
+
+	return line ? msg_fmt("%s:%u: ", path, line) : msg_fmt("%s: ", path);
+}
+
+int config_check(const struct config *cfg, char **errmsg)
+{
+	const char *section = "tls", *name = "port", *what = NULL;
+	char *at;
+
+	if (cfg->server.port == 0 && cfg->tls.port == 0) {
+		section = "server";
+		what = "no listener: [server] port and [tls] port are both 0";
+	} else if (cfg->server.port == cfg->tls.port) {
+		what = "[tls] port is the same as [server] port";
+	} else if (cfg->tls.port && !cfg->tls.certificate[0]) {
+		what = "[tls] port is set but certificate is missing";
+	} else if (cfg->tls.port && !cfg->tls.private_key[0]) {
+		what = "[tls] port is set but private_key is missing";
+	} else if (cfg->tls.port && !cfg->tls.ca_file[0] &&
+	           cfg->tls.client_certificate != CONFIG_TLS_IGNORE) {
+		what = "[tls] port is set but ca_file is missing (needed to check "
+		       "client certificates; or set client_certificate = ignore)";
+	}
+	if (!what)
+		return 0;
+	at = where(cfg, section, name);
+	set_errmsg(errmsg, msg_fmt("%s%s", at ? at : "", what));
+	free(at);
+	return -EINVAL;
 }
 
 /*

@@ -19,6 +19,7 @@
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/dul.h>
 #include <dcmtk/dcmnet/dcmtrans.h>
+#include <dcmtk/dcmtls/tlslayer.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <cctype>
@@ -42,8 +43,7 @@ struct dcm_header {
 
 struct dcm_net {
 	T_ASC_Network *net;
-	char aetitle[17];
-	bool check_called;
+	bool tls;
 	uint32_t max_pdu;
 	int acse_timeout_s;
 	int dimse_timeout_s;
@@ -54,7 +54,6 @@ struct dcm_assoc {
 	struct dcm_net *net;
 	T_ASC_Association *assoc;
 	int fd;                      /* our copy of the socket (DCMTK has a dup) */
-	struct dcm_assoc_info info;
 };
 
 /* dcmExternalSocketHandle is one global: one thread at a time hands a
@@ -642,10 +641,68 @@ extern "C" int dcm_item_private_block(const struct dcm_item *it, uint16_t group,
 
 /* ---- network ------------------------------------------------------------ */
 
+/* The TLS layer for a net: our certificate and key, the CAs we trust for
+ * client certificates, the BCP 195 profile.  Returns NULL with *errmsg. */
+static DcmTLSTransportLayer *tls_layer(const struct dcm_tls_config *t,
+                                       char **errmsg)
+{
+	static const DcmTLSSecurityProfile profiles[] = {
+		TSP_Profile_BCP195_ND, TSP_Profile_BCP195, TSP_Profile_BCP195_Extended,
+	};
+	static const DcmCertificateVerification checks[] = {
+		DCV_requireCertificate, DCV_checkCertificate, DCV_ignoreCertificate,
+	};
+	DcmTLSTransportLayer *tl = new DcmTLSTransportLayer(NET_ACCEPTOR, NULL, OFTrue);
+	OFCondition c;
+
+	if (!*tl) {
+		errmsg_set(errmsg, "cannot initialise tls (openssl)");
+		goto fail;
+	}
+	c = tl->setTLSProfile(profiles[t->profile]);
+	if (c.good())
+		c = tl->activateCipherSuites();
+	if (c.bad()) {
+		errmsg_set(errmsg, "cannot set the tls profile: %s", c.text());
+		goto fail;
+	}
+	c = tl->setCertificateFile(t->certificate, DCF_Filetype_PEM);
+	if (c.bad()) {
+		errmsg_set(errmsg, "cannot load tls certificate '%s': %s",
+		           t->certificate, c.text());
+		goto fail;
+	}
+	c = tl->setPrivateKeyFile(t->private_key, DCF_Filetype_PEM);
+	if (c.bad()) {
+		errmsg_set(errmsg, "cannot load tls private key '%s': %s",
+		           t->private_key, c.text());
+		goto fail;
+	}
+	if (!tl->checkPrivateKeyMatchesCertificate()) {
+		errmsg_set(errmsg, "tls private key '%s' does not match certificate '%s'",
+		           t->private_key, t->certificate);
+		goto fail;
+	}
+	if (t->ca_file && t->ca_file[0]) {
+		c = tl->addTrustedCertificateFile(t->ca_file, DCF_Filetype_PEM);
+		if (c.bad()) {
+			errmsg_set(errmsg, "cannot load tls ca file '%s': %s",
+			           t->ca_file, c.text());
+			goto fail;
+		}
+	}
+	tl->setCertificateVerification(checks[t->verify]);
+	return tl;
+fail:
+	delete tl;
+	return NULL;
+}
+
 extern "C" int dcm_net_init(const struct dcm_net_config *cfg,
                             struct dcm_net **out, char **errmsg)
 {
 	struct dcm_net *n = NULL;
+	DcmTLSTransportLayer *tl = NULL;
 
 	*out = NULL;
 	try {
@@ -654,14 +711,18 @@ extern "C" int dcm_net_init(const struct dcm_net_config *cfg,
 			errmsg_set(errmsg, "dicom data dictionary not loaded (DCMDICTPATH?)");
 			return -EIO;
 		}
+		if (cfg->tls) {
+			tl = tls_layer(cfg->tls, errmsg);
+			if (!tl)
+				return -EINVAL;
+		}
 		dcmDisableGethostbyaddr.set(OFTrue);
-		dcmSocketReceiveTimeout.set(cfg->dimse_timeout_s);
-		dcmSocketSendTimeout.set(cfg->dimse_timeout_s);
+		dcmSocketReceiveTimeout.set(cfg->socket_timeout_s);
+		dcmSocketSendTimeout.set(cfg->socket_timeout_s);
 		dcmConnectionTimeout.set(cfg->acse_timeout_s);
 
 		n = new struct dcm_net();
-		snprintf(n->aetitle, sizeof n->aetitle, "%s", cfg->aetitle);
-		n->check_called = cfg->check_called_aetitle;
+		n->tls = cfg->tls != NULL;
 		n->max_pdu = cfg->max_pdu_bytes;
 		n->acse_timeout_s = cfg->acse_timeout_s;
 		n->dimse_timeout_s = cfg->dimse_timeout_s;
@@ -674,9 +735,17 @@ extern "C" int dcm_net_init(const struct dcm_net_config *cfg,
 		OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, 0,
 		                                      cfg->acse_timeout_s, &n->net);
 		dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+		if (c.good() && tl) {
+			c = ASC_setTransportLayer(n->net, tl, OFTrue);
+			if (c.good())
+				tl = NULL;     /* the network owns it now */
+		}
 		if (c.bad()) {
 			errmsg_set(errmsg, "cannot initialise dicom network: %s", c.text());
+			if (n->net)
+				ASC_dropNetwork(&n->net);
 			delete n;
+			delete tl;
 			return -EIO;
 		}
 		*out = n;
@@ -684,6 +753,7 @@ extern "C" int dcm_net_init(const struct dcm_net_config *cfg,
 	} catch (...) {
 		errmsg_set(errmsg, "unexpected error initialising the network");
 		delete n;
+		delete tl;
 		return -EIO;
 	}
 }
@@ -728,31 +798,51 @@ static bool is_storage(const char *uid)
 	       dcmFindNameOfUID(uid, NULL) == NULL;
 }
 
-static int negotiate(struct dcm_assoc *a, bool busy, char **errmsg)
+/* A-ASSOCIATE-RJ parameters for each refusal (PS3.8 9.3.4). */
+static T_ASC_RejectParameters reject_params(enum dcm_refusal why)
 {
-	T_ASC_Parameters *params = a->assoc->params;
 	T_ASC_RejectParameters rej = {ASC_RESULT_REJECTEDPERMANENT,
 	                              ASC_SOURCE_SERVICEUSER,
 	                              ASC_REASON_SU_NOREASON};
-	char ctx[65] = "";
-	const char *why = NULL;
 
-	if (busy) {
+	switch (why) {
+	case DCM_REFUSE_BUSY:
 		rej.result = ASC_RESULT_REJECTEDTRANSIENT;
 		rej.source = ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED;
 		rej.reason = ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED;
-		why = "too many associations";
+		break;
+	case DCM_REFUSE_CALLING_AET:
+		rej.reason = ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED;
+		break;
+	case DCM_REFUSE_CALLED_AET:
+		rej.reason = ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED;
+		break;
+	case DCM_ADMIT:
+		break;
+	}
+	return rej;
+}
+
+static int negotiate(struct dcm_assoc *a, const struct dcm_assoc_info *info,
+                     dcm_admit_fn admit, void *actx, char **errmsg)
+{
+	T_ASC_Parameters *params = a->assoc->params;
+	T_ASC_RejectParameters rej = reject_params(DCM_ADMIT);
+	char ctx[65] = "";
+	const char *why = NULL;
+	enum dcm_refusal refusal;
+
+	refusal = admit ? admit(actx, info, &why) : DCM_ADMIT;
+	if (refusal != DCM_ADMIT) {
+		rej = reject_params(refusal);
+		if (!why)
+			why = "refused";
 		goto reject;
 	}
 	ASC_getApplicationContextName(params, ctx, sizeof ctx);
 	if (strcmp(ctx, UID_StandardApplicationContext) != 0) {
 		rej.reason = ASC_REASON_SU_APPCONTEXTNAMENOTSUPPORTED;
 		why = "unsupported application context";
-		goto reject;
-	}
-	if (a->net->check_called && strcmp(a->info.called_aet, a->net->aetitle) != 0) {
-		rej.reason = ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED;
-		why = "called ae title is not ours";
 		goto reject;
 	}
 	for (int i = 0; i < ASC_countPresentationContexts(params); i++) {
@@ -786,17 +876,20 @@ static int negotiate(struct dcm_assoc *a, bool busy, char **errmsg)
 	return 0;
 reject:
 	ASC_rejectAssociation(a->assoc, &rej);
-	errmsg_set(errmsg, "association rejected: %s", why);
+	errmsg_set(errmsg, "%s", why);
 	return -ECONNREFUSED;
 }
 
-extern "C" int dcm_assoc_accept(struct dcm_net *net, int fd, bool busy,
+extern "C" int dcm_assoc_accept(struct dcm_net *net, int fd, dcm_admit_fn admit,
+                                void *actx, struct dcm_assoc_info *info,
                                 struct dcm_assoc **out, char **errmsg)
 {
 	struct dcm_assoc *a = NULL;
 	int dupfd, r;
 
 	*out = NULL;
+	memset(info, 0, sizeof *info);
+	info->tls = net->tls;
 	/* The toolkit closes the socket it is given when the association is
 	 * destroyed; we keep our own descriptor so that a failure anywhere
 	 * still closes the connection exactly once (shutdown, then close). */
@@ -816,21 +909,24 @@ extern "C" int dcm_assoc_accept(struct dcm_net *net, int fd, bool busy,
 			std::lock_guard<std::mutex> lock(accept_mutex);
 			dcmExternalSocketHandle.set(dupfd);
 			c = ASC_receiveAssociation(net->net, &a->assoc, (long)net->max_pdu,
-			                           NULL, NULL, OFFalse, DUL_BLOCK,
-			                           net->acse_timeout_s);
+			                           NULL, NULL, net->tls ? OFTrue : OFFalse,
+			                           DUL_BLOCK, net->acse_timeout_s);
 			dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
 		}
 		if (c.bad()) {
-			errmsg_set(errmsg, "cannot receive association: %s", c.text());
+			if (net->tls && strstr(c.text(), "TLS"))
+				errmsg_set(errmsg, "tls handshake failed: %s", c.text());
+			else
+				errmsg_set(errmsg, "cannot receive association: %s", c.text());
 			r = -EPROTO;
 			goto fail;
 		}
-		ASC_getAPTitles(a->assoc->params, a->info.calling_aet,
-		                sizeof a->info.calling_aet, a->info.called_aet,
-		                sizeof a->info.called_aet, NULL, 0);
-		snprintf(a->info.peer, sizeof a->info.peer, "%s",
+		ASC_getAPTitles(a->assoc->params, info->calling_aet,
+		                sizeof info->calling_aet, info->called_aet,
+		                sizeof info->called_aet, NULL, 0);
+		snprintf(info->peer, sizeof info->peer, "%s",
 		         a->assoc->params->DULparams.callingPresentationAddress);
-		r = negotiate(a, busy, errmsg);
+		r = negotiate(a, info, admit, actx, errmsg);
 		if (r < 0)
 			goto fail;
 		*out = a;
@@ -851,11 +947,6 @@ fail:
 	close(fd);
 	delete a;
 	return r;
-}
-
-extern "C" const struct dcm_assoc_info *dcm_assoc_info(const struct dcm_assoc *a)
-{
-	return &a->info;
 }
 
 /* Keeps the first `limit` bytes of a data set and counts the rest. */

@@ -1,6 +1,12 @@
 /*
  * hrauditd.c - the daemon's main(): arguments, configuration, log, store,
  * server, in that order; notify ready; run; stop in reverse.
+ *
+ * The main thread runs the accept loop (server_poll) and, between rounds,
+ * what the signal handlers asked for (they only set flags): SIGHUP
+ * reloads the configuration, SIGTERM and SIGINT stop.  It also keeps
+ * systemd informed (sd_notify: READY, STATUS, WATCHDOG, RELOADING,
+ * STOPPING; all no-ops without NOTIFY_SOCKET).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -9,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -18,15 +25,14 @@
 #include "server.h"
 #include "store.h"
 
-/* Seconds associations in progress get to finish after SIGTERM. */
-#define SHUTDOWN_GRACE_S 10
-
-static volatile bool stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = true;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 static void usage(FILE *f)
@@ -40,18 +46,82 @@ static void usage(FILE *f)
 	        "  -h        this help\n");
 }
 
+/* The file, then the overrides, then the checks across keys. */
+static int load_config(const char *path, char **overrides, size_t n,
+                       struct config *cfg, char **err)
+{
+	int r = config_load(path, cfg, err);
+
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = config_override(cfg, overrides[i], err);
+	if (r == 0)
+		r = config_check(cfg, err);
+	return r;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* STATUS= for systemctl status: the listeners and the counters. */
+static void notify_status(struct server *srv, const char *prefix)
+{
+	const struct config *cfg = server_config(srv);
+	struct server_counters n;
+	char tls[32] = "";
+
+	server_counters(srv, &n);
+	if (cfg->tls.port)
+		snprintf(tls, sizeof tls, ", tls port %u", cfg->tls.port);
+	sd_notifyf(0, "%sSTATUS=listening on port %u%s: %lu associations "
+	           "(%lu active, %lu rejected), %lu stored, %lu new series, "
+	           "%lu failed", prefix, cfg->server.port, tls, n.associations,
+	           n.active, n.rejected, n.stored, n.series_new, n.failed);
+}
+
+/* SIGHUP: the same file and overrides again; a bad one changes nothing. */
+static void reload(struct server *srv, const char *path, char **overrides,
+                   size_t n)
+{
+	struct config cfg;
+	char *err = NULL;
+	int r;
+
+	sd_notify(0, "RELOADING=1");
+	r = load_config(path, overrides, n, &cfg, &err);
+	if (r == 0)
+		r = server_reload(srv, &cfg, &err);
+	if (r < 0) {
+		log_err("configuration not reloaded: %s; the running one stays",
+		        err ? err : "out of memory");
+	} else {
+		log_set_level(server_config(srv)->log.level);
+		log_info("configuration reloaded from '%s'", path);
+	}
+	config_release(&cfg);
+	free(err);
+	notify_status(srv, "READY=1\n");
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = CONFIG_DEFAULT_PATH;
 	struct store_options sopt = {0};
 	struct store *store = NULL;
 	struct server *srv = NULL;
+	struct server_counters last = {0}, n;
 	struct config cfg;
 	struct sigaction sa;
 	char *err = NULL;
 	char **overrides;
 	size_t noverrides = 0;
 	bool foreground = false, check_only = false;
+	uint64_t watchdog_us = 0;
+	double last_status = 0, last_watchdog = 0;
 	int c, r, status = 1;
 
 	overrides = calloc((size_t)argc, sizeof *overrides);
@@ -73,9 +143,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	r = config_load(path, &cfg, &err);   /* defaults, then the file */
-	for (size_t i = 0; r == 0 && i < noverrides; i++)
-		r = config_override(&cfg, overrides[i], &err);
+	r = load_config(path, overrides, noverrides, &cfg, &err);
 	if (r < 0) {
 		fprintf(stderr, "hrauditd: %s\n", err ? err : "bad configuration");
 		goto out;
@@ -97,6 +165,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
@@ -107,27 +176,53 @@ int main(int argc, char **argv)
 		log_err("%s", err ? err : "cannot open database");
 		goto out;
 	}
+	if (cfg.access.n == 0)
+		log_warn("no [access] allow list: every calling ae title is "
+		         "accepted from every address");
+	log_info("listening on %s port %u%s%.0u as '%s', database '%s'",
+	         cfg.server.bind, cfg.server.port,
+	         cfg.tls.port ? ", tls port " : "", cfg.tls.port,
+	         cfg.server.aetitle, cfg.database.path);
 	r = server_start(&cfg, store, &srv, &err);
 	if (r < 0) {
 		log_err("%s", err ? err : "cannot start server");
 		goto out;
 	}
-	log_info("listening on %s:%u as '%s', database '%s'",
-	         cfg.server.bind[0] ? cfg.server.bind : "0.0.0.0", cfg.server.port,
-	         cfg.server.aetitle, cfg.database.path);
-	sd_notifyf(0, "READY=1\nSTATUS=listening on port %u", cfg.server.port);
+	notify_status(srv, "READY=1\n");
+	if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
+		watchdog_us = 0;
 
-	r = server_run(srv, &stop_requested, SHUTDOWN_GRACE_S);
+	while (!stop_requested) {
+		double t;
 
-	sd_notify(0, "STOPPING=1");
-	{
-		struct server_counters n;
-
+		r = server_poll(srv, 1000);
+		if (r < 0)
+			break;
+		if (reload_requested) {
+			reload_requested = 0;
+			reload(srv, path, overrides, noverrides);
+		}
+		t = now_s();
+		if (watchdog_us && t - last_watchdog >= watchdog_us / 2e6) {
+			sd_notify(0, "WATCHDOG=1");
+			last_watchdog = t;
+		}
 		server_counters(srv, &n);
-		log_info("stopping: %lu associations, %lu instances stored, "
-		         "%lu new series, %lu ignored, %lu failed", n.associations,
-		         n.stored, n.series_new, n.ignored, n.failed);
+		if (memcmp(&n, &last, sizeof n) != 0 && t - last_status >= 1) {
+			notify_status(srv, "");
+			last = n;
+			last_status = t;
+		}
 	}
+
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+	log_info("stopping: waiting for associations in progress");
+	server_shutdown(srv);
+	server_counters(srv, &n);
+	log_info("stopped: %lu associations (%lu rejected), %lu instances "
+	         "stored, %lu new series, %lu ignored, %lu failed",
+	         n.associations, n.rejected, n.stored, n.series_new, n.ignored,
+	         n.failed);
 	status = r < 0 ? 1 : 0;
 out:
 	server_free(srv);

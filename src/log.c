@@ -53,6 +53,29 @@ static const char *level_name(int level)
 	}
 }
 
+/*
+ * One record is one line: the toolkit's condition texts hold newlines, and
+ * AE titles come from the network.  Line breaks become "; ", other control
+ * characters '?'.  Works in place on a NUL-terminated buffer of `size`.
+ */
+static void one_line(char *s, size_t size)
+{
+	size_t len = strlen(s);
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n' && i + 1 < len && len + 1 < size) {
+			memmove(s + i + 2, s + i + 1, len - i);
+			s[i] = ';';
+			s[++i] = ' ';
+			len++;
+		} else if (c < 0x20 || c == 0x7f) {
+			s[i] = c == '\n' ? ' ' : '?';
+		}
+	}
+}
+
 static void vlog(int level, const char *const *fields, const char *fmt, va_list ap)
 {
 	char msg[2048];
@@ -60,6 +83,7 @@ static void vlog(int level, const char *const *fields, const char *fmt, va_list 
 	if (!log_enabled(level))
 		return;
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	one_line(msg, sizeof msg);
 	if (!log_stderr) {
 		struct iovec iov[LOG_MAX_FIELDS + 3];
 		char m[2100], p[16], id[64];
@@ -83,10 +107,15 @@ static void vlog(int level, const char *const *fields, const char *fmt, va_list 
 	                   level_name(level), msg);
 	for (size_t i = 0; fields && fields[i] && len < (int)sizeof line; i++) {
 		const char *f = fields[i], *eq = strchr(f, '=');
+		int start = len + 1;
+
 		if (!eq)
 			continue;
 		len += snprintf(line + len, sizeof line - (size_t)len, " %.*s=%s",
 		                (int)(eq - f), f, eq + 1);
+		for (int j = start; j < len && j < (int)sizeof line; j++)
+			if ((unsigned char)line[j] < 0x20 || line[j] == 0x7f)
+				line[j] = '?';
 	}
 	if (len >= (int)sizeof line)
 		len = (int)sizeof line - 1;

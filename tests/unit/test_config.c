@@ -298,10 +298,10 @@ static void test_config__rejects_out_of_range_values(void **state)
 		"\n"
 		"\n"
 		"port = 70000\n"), -EINVAL);
-	assert_error_at(f, 5, "port: '70000' is out of range 1..65535");
+	assert_error_at(f, 5, "port: '70000' is out of range 0..65535");
 
-	assert_int_equal(load(f, "[server]\nport = 0\n"), -EINVAL);
-	assert_error_at(f, 2, "port: '0' is out of range 1..65535");
+	assert_int_equal(load(f, "[tls]\nport = 65536\n"), -EINVAL);
+	assert_error_at(f, 2, "port: '65536' is out of range 0..65535");
 
 	assert_int_equal(load(f, "[server]\nmax_pdu = 4095\n"), -EINVAL);
 	assert_error_at(f, 2, "max_pdu: '4095' is out of range 4096..131072");
@@ -512,7 +512,7 @@ static void test_config__rejects_bad_overrides(void **state)
 		const char *message;
 	} bad[] = {
 		{ "server.port=70000",
-		  "-o server.port=70000: port: '70000' is out of range 1..65535" },
+		  "-o server.port=70000: port: '70000' is out of range 0..65535" },
 		{ "server.port=-1",
 		  "-o server.port=-1: port: '-1' is not a number" },
 		{ "server.aetitel=X",
@@ -540,7 +540,7 @@ static void test_config__rejects_bad_overrides(void **state)
 	}
 	/* Nothing changed; a NULL errmsg is allowed. */
 	assert_defaults(&f->cfg);
-	assert_int_equal(config_override(&f->cfg, "server.port=0", NULL),
+	assert_int_equal(config_override(&f->cfg, "server.port=65536", NULL),
 	                 -EINVAL);
 	assert_int_equal(f->cfg.server.port, 104);
 }
@@ -743,11 +743,82 @@ static void test_config__override_of_compliance_rule_replaces_defaults(void **st
 	assert_int_equal(rules->n, 2);
 }
 
+/* Checks across keys name the line of [tls] port (or [server] port). */
+static void test_config__check_names_the_line_of_the_key_at_fault(void **state)
+{
+	struct fixture *f = *state;
+	char expected[512];
+
+	assert_int_equal(load(f, "[server]\nport = 104\n[tls]\n\nport = 2762\n"), 0);
+	assert_int_equal(config_check(&f->cfg, &f->err), -EINVAL);
+	assert_error_at(f, 5, "[tls] port is set but certificate is missing");
+	free(f->err);
+	f->err = NULL;
+
+	assert_int_equal(load(f, "[server]\nport = 0\n"), 0);
+	assert_int_equal(config_check(&f->cfg, &f->err), -EINVAL);
+	assert_error_at(f, 2, "no listener: [server] port and [tls] port are both 0");
+	free(f->err);
+	f->err = NULL;
+
+	/* An override has no line: the file is named alone. */
+	assert_int_equal(config_override(&f->cfg, "tls.port=2762", NULL), 0);
+	assert_int_equal(config_override(&f->cfg, "tls.certificate=/c.pem", NULL), 0);
+	assert_int_equal(config_override(&f->cfg, "tls.private_key=/k.pem", NULL), 0);
+	assert_int_equal(config_check(&f->cfg, &f->err), -EINVAL);
+	snprintf(expected, sizeof expected, "%s: [tls] port is set but ca_file is "
+	         "missing (needed to check client certificates; or set "
+	         "client_certificate = ignore)", f->path);
+	assert_string_equal(f->err, expected);
+	free(f->err);
+	f->err = NULL;
+	assert_int_equal(config_override(&f->cfg, "tls.client_certificate=ignore", NULL), 0);
+	assert_int_equal(config_check(&f->cfg, NULL), 0);
+	assert_int_equal(config_override(&f->cfg, "server.port=2762", NULL), 0);
+	assert_int_equal(config_check(&f->cfg, NULL), -EINVAL);
+}
+
+static void test_config__tls_and_timeouts_have_their_defaults(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "[tls]\nprofile = bcp195\n"), 0);
+	assert_int_equal(f->cfg.tls.port, 0);
+	assert_int_equal(f->cfg.tls.profile, CONFIG_TLS_BCP195);
+	assert_int_equal(f->cfg.tls.client_certificate, CONFIG_TLS_REQUIRE);
+	assert_string_equal(f->cfg.tls.certificate, "");
+	assert_int_equal(f->cfg.server.socket_timeout_s, 60);
+	assert_int_equal(f->cfg.server.shutdown_grace_s, 10);
+	assert_int_equal(config_check(&f->cfg, NULL), 0);
+
+	assert_int_equal(load(f, "[tls]\nprofile = sslv3\n"), -EINVAL);
+	assert_error_at(f, 2, "profile: 'sslv3' is not one of bcp195-nd, bcp195, bcp195-ex");
+}
+
+/* allow lines add up; a bad one names its line. */
+static void test_config__allow_lines_add_up_and_bad_ones_name_their_line(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "[access]\nallow = PACS 10.0.0.1\n"
+	                         "allow = CT1\n"), 0);
+	assert_int_equal(f->cfg.access.n, 2);
+	assert_string_equal(f->cfg.access.rules[1].aetitle, "CT1");
+
+	assert_int_equal(load(f, "[access]\nallow = PACS\nallow = CT1 10.0.0.300\n"),
+	                 -EINVAL);
+	assert_error_at(f, 3, "allow: '10.0.0.300' is not an IPv4 address or "
+	                "address/prefix");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config__defaults),
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_config__check_names_the_line_of_the_key_at_fault),
+		T(test_config__tls_and_timeouts_have_their_defaults),
+		T(test_config__allow_lines_add_up_and_bad_ones_name_their_line),
 		T(test_config__loads_a_good_file),
 		T(test_config__empty_file_gives_defaults),
 		T(test_config__leaves_errmsg_alone_on_success),
