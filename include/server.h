@@ -27,6 +27,14 @@ int server_start(struct config *cfg, struct store *store,
                  struct server **out, char **errmsg)
 	__attribute__((warn_unused_result));
 
+/*
+ * What server_start() would load besides the sockets: the TLS
+ * certificate, key and CA files (hrauditd -n).  Returns 0 or -EINVAL with
+ * *errmsg.
+ */
+int server_check(const struct config *cfg, char **errmsg)
+	__attribute__((warn_unused_result));
+
 /* The settings new associations get. */
 const struct config *server_config(struct server *srv);
 

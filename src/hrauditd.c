@@ -149,6 +149,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check_only) {
+		r = server_check(&cfg, &err);
+		if (r < 0) {
+			fprintf(stderr, "hrauditd: %s: %s\n", path, err ? err : "bad tls files");
+			goto out;
+		}
 		printf("configuration OK\n");
 		status = 0;
 		goto out;

@@ -123,14 +123,11 @@ static void gen_put(struct server *srv, struct generation *g)
 		gen_free(g);
 }
 
-/*
- * A generation for cfg, whose contents it takes over (cfg is left
- * empty) once the networks are made: TLS files are loaded here.  Returns
- * NULL with *errmsg (and cfg untouched) on failure.
- */
-static struct generation *gen_new(struct config *cfg, char **errmsg)
+/* The toolkit networks for cfg's listeners (TLS files are loaded here).
+ * Returns 0, or a negative errno with *errmsg and nothing made. */
+static int make_nets(const struct config *cfg, struct dcm_net *net[N_LISTENERS],
+                     char **errmsg)
 {
-	struct generation *g = calloc(1, sizeof *g);
 	struct dcm_tls_config tls = {
 		.certificate = cfg->tls.certificate,
 		.private_key = cfg->tls.private_key,
@@ -145,23 +142,50 @@ static struct generation *gen_new(struct config *cfg, char **errmsg)
 		.socket_timeout_s = (int)cfg->server.socket_timeout_s,
 		.max_header_bytes = cfg->server.max_header_bytes,
 	};
+	int r = 0;
+
+	net[PLAIN] = net[TLS] = NULL;
+	if (cfg->server.port)
+		r = dcm_net_init(&nc, &net[PLAIN], errmsg);
+	nc.tls = &tls;
+	if (r == 0 && cfg->tls.port)
+		r = dcm_net_init(&nc, &net[TLS], errmsg);
+	if (r < 0) {
+		dcm_net_free(net[PLAIN]);
+		net[PLAIN] = NULL;
+	}
+	return r;
+}
+
+int server_check(const struct config *cfg, char **errmsg)
+{
+	struct dcm_net *net[N_LISTENERS];
+	int r = make_nets(cfg, net, errmsg);
+
+	for (int i = 0; r == 0 && i < N_LISTENERS; i++)
+		dcm_net_free(net[i]);
+	return r;
+}
+
+/*
+ * A generation for cfg, whose contents it takes over (cfg is left
+ * empty) once the networks are made.  Returns NULL with *errmsg (and cfg
+ * untouched) on failure.
+ */
+static struct generation *gen_new(struct config *cfg, char **errmsg)
+{
+	struct generation *g = calloc(1, sizeof *g);
 
 	if (!g)
 		return NULL;
-	if (cfg->server.port && dcm_net_init(&nc, &g->net[PLAIN], errmsg) < 0)
-		goto fail;
-	nc.tls = &tls;
-	if (cfg->tls.port && dcm_net_init(&nc, &g->net[TLS], errmsg) < 0)
-		goto fail;
+	if (make_nets(cfg, g->net, errmsg) < 0) {
+		free(g);
+		return NULL;
+	}
 	g->cfg = *cfg;                 /* moved: the lists now belong to g */
 	memset(cfg, 0, sizeof *cfg);
 	g->refs = 1;
 	return g;
-fail:
-	for (int i = 0; i < N_LISTENERS; i++)
-		dcm_net_free(g->net[i]);
-	free(g);
-	return NULL;
 }
 
 /* Trailing spaces of an AE title are padding (PS3.5 6.2, AE). */
