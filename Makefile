@@ -4,7 +4,9 @@
 #   make run        install what is missing, build, run hrauditd in the foreground
 #   make test       install what is missing, build with -Werror, run every test
 #   make demo       send the bundled sample study to a running `make run`
-#   make install    PREFIX=/usr/local DESTDIR=  (binaries, man pages, sql)
+#   make install    PREFIX=/usr/local DESTDIR=  (binaries, man pages, units,
+#                   sysusers.d, tmpfiles.d, configuration, sql)
+#   make uninstall  same PREFIX and DESTDIR; keeps the configuration
 #   make clean
 
 PREFIX     ?= /usr/local
@@ -13,6 +15,9 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 DATADIR    ?= $(PREFIX)/share/hraudit
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR ?= /etc
 DESTDIR    ?=
 
 CC         ?= cc
@@ -227,29 +232,79 @@ integration: all $(BUILD)/wrong/hrauditd
 
 # ---- install ------------------------------------------------------------------
 
+# What install puts in $(DATADIR): the schema (for reference: the binaries
+# carry it) and the sample queries with their README.
+QUERY_FILES = $(sort $(wildcard sql/queries/*.sql)) sql/queries/README.md
+CONF       = $(SYSCONFDIR)/hraudit/hrauditd.ini
+# The units run the installed binaries on the installed configuration.
+UNIT_PATHS = -e '/^ExecStart=/s|/usr/local/sbin/hrauditd|$(SBINDIR)/hrauditd|' \
+             -e '/^ExecStart=/s|/usr/local/bin/hraudit|$(BINDIR)/hraudit|' \
+             -e '/^ExecStart=/s|/etc/hraudit/|$(SYSCONFDIR)/hraudit/|'
+
+# The configuration is installed once: an existing one, maybe edited, is
+# kept and the new sample goes beside it as hrauditd.ini.dist.  It is
+# root's, readable by the hraudit group (the daemon), as is its folder,
+# which also holds the TLS key.  On the running system (no DESTDIR, as
+# root) the user and /var/lib/hraudit are created at once, as a package's
+# postinst would; a DESTDIR install leaves that to the package.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(DATADIR)/sql
+	  $(DESTDIR)$(DATADIR)/sql/queries $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -d -m 750 $(DESTDIR)$(SYSCONFDIR)/hraudit
 	install -m 755 $(BUILD)/hrauditd $(DESTDIR)$(SBINDIR)/hrauditd
 	install -m 755 $(BUILD)/hraudit $(DESTDIR)$(BINDIR)/hraudit
 	install -m 644 man/hraudit.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/hrauditd.ini.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 man/hrauditd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 $(SQL_FILES) $(DESTDIR)$(DATADIR)/sql/
-	install -d $(DESTDIR)$(UNITDIR)
-	sed 's|/usr/local/bin/hraudit|$(BINDIR)/hraudit|' systemd/hraudit-export.service \
+	install -m 644 $(QUERY_FILES) $(DESTDIR)$(DATADIR)/sql/queries/
+	sed $(UNIT_PATHS) systemd/hrauditd.service > $(DESTDIR)$(UNITDIR)/hrauditd.service
+	sed $(UNIT_PATHS) systemd/hraudit-export.service \
 	  > $(DESTDIR)$(UNITDIR)/hraudit-export.service
-	chmod 644 $(DESTDIR)$(UNITDIR)/hraudit-export.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/hrauditd.service \
+	  $(DESTDIR)$(UNITDIR)/hraudit-export.service
 	install -m 644 systemd/hraudit-export.timer $(DESTDIR)$(UNITDIR)/
+	install -m 644 systemd/hraudit.sysusers $(DESTDIR)$(SYSUSERSDIR)/hraudit.conf
+	install -m 644 systemd/hraudit.tmpfiles $(DESTDIR)$(TMPFILESDIR)/hraudit.conf
+	@if [ -e $(DESTDIR)$(CONF) ]; then \
+	  echo "install -m 640 etc/hrauditd.ini $(DESTDIR)$(CONF).dist"; \
+	  install -m 640 etc/hrauditd.ini $(DESTDIR)$(CONF).dist && \
+	  echo "kept $(DESTDIR)$(CONF); the new sample is $(DESTDIR)$(CONF).dist"; \
+	else \
+	  echo "install -m 640 etc/hrauditd.ini $(DESTDIR)$(CONF)"; \
+	  install -m 640 etc/hrauditd.ini $(DESTDIR)$(CONF); \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  set -x; \
+	  systemd-sysusers $(SYSUSERSDIR)/hraudit.conf && \
+	  systemd-tmpfiles --create $(TMPFILESDIR)/hraudit.conf && \
+	  chgrp hraudit $(SYSCONFDIR)/hraudit $(CONF) && \
+	  { [ ! -e $(CONF).dist ] || chgrp hraudit $(CONF).dist; }; \
+	else \
+	  echo "then, on the target: systemd-sysusers; systemd-tmpfiles --create;" \
+	    "chgrp hraudit $(SYSCONFDIR)/hraudit $(CONF)"; \
+	fi
 
+# Removes what install installed, except the configuration (perhaps
+# edited) and the hraudit user with its /var/lib/hraudit (the database).
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/hrauditd $(DESTDIR)$(BINDIR)/hraudit \
 	  $(DESTDIR)$(MANDIR)/man1/hraudit.1 $(DESTDIR)$(MANDIR)/man5/hrauditd.ini.5 \
 	  $(DESTDIR)$(MANDIR)/man8/hrauditd.8
-	rm -rf $(DESTDIR)$(DATADIR)
-	rm -f $(DESTDIR)$(UNITDIR)/hraudit-export.service \
-	  $(DESTDIR)$(UNITDIR)/hraudit-export.timer
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/sql/,$(notdir $(SQL_FILES))) \
+	  $(addprefix $(DESTDIR)$(DATADIR)/sql/queries/,$(notdir $(QUERY_FILES)))
+	@for d in $(DESTDIR)$(DATADIR)/sql/queries $(DESTDIR)$(DATADIR)/sql \
+	  $(DESTDIR)$(DATADIR); do \
+	  [ ! -d $$d ] || rmdir $$d 2>/dev/null || echo "kept $$d: not empty"; \
+	done
+	rm -f $(DESTDIR)$(UNITDIR)/hrauditd.service \
+	  $(DESTDIR)$(UNITDIR)/hraudit-export.service \
+	  $(DESTDIR)$(UNITDIR)/hraudit-export.timer \
+	  $(DESTDIR)$(SYSUSERSDIR)/hraudit.conf $(DESTDIR)$(TMPFILESDIR)/hraudit.conf \
+	  $(DESTDIR)$(CONF).dist
+	@echo "kept $(DESTDIR)$(CONF), the hraudit user and /var/lib/hraudit"
 
 clean:
 	rm -rf $(BUILD)

@@ -29,6 +29,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/test_year.sh"
 # shellcheck source=tests/integration/test_report.sh
 . "$here/test_report.sh"
+# shellcheck source=tests/integration/test_install.sh
+. "$here/test_install.sh"
 
 abspath() {
 	case $1 in
@@ -42,6 +44,7 @@ HRAUDIT=$(abspath "${HRAUDIT:-$root/build/hraudit}")
 TESTS=(storescu storescu-parallel gdcmscu reparse config-misspelt-key cli-bad-args
 	non-dicom-garbage shutdown)
 TESTS+=(import export-dates-atomic export-units year report)
+TESTS+=(install-layout unit-security man-lint)
 
 # ---- the study, as the database should record it ---------------------------
 
