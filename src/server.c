@@ -77,6 +77,8 @@ struct server {
 
 	struct pending pending[MAX_PENDING];
 	size_t npending;
+	bool accept_paused;           /* out of descriptors: listeners rest    */
+	struct timespec accept_resume;
 
 	pthread_mutex_t lock;         /* gen, refs, threads, the cond below    */
 	struct generation *gen;       /* for new associations                  */
@@ -549,10 +551,27 @@ static void accept_connections(struct server *srv, enum listener kind)
 		fd = accept4(srv->listen_fd[kind], (struct sockaddr *)&sa, &salen,
 		             SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The connection stays queued and the listener
+				 * readable: rest instead of spinning on it. */
+				if (!srv->accept_paused)
+					log_warn("accept: %s; pausing for 100 ms",
+					         strerror(errno));
+				srv->accept_paused = true;
+				clock_gettime(CLOCK_MONOTONIC, &srv->accept_resume);
+				srv->accept_resume.tv_nsec += 100000000;
+				if (srv->accept_resume.tv_nsec >= 1000000000) {
+					srv->accept_resume.tv_sec++;
+					srv->accept_resume.tv_nsec -= 1000000000;
+				}
+			} else if (errno != EAGAIN && errno != EINTR &&
+			           errno != ECONNABORTED) {
 				log_warn("accept: %s", strerror(errno));
+			}
 			return;
 		}
+		srv->accept_paused = false;
 		if (srv->npending >= MAX_PENDING) {
 			log_warn("too many connections waiting for an association "
 			         "request; one closed");
@@ -711,9 +730,12 @@ int server_poll(struct server *srv, int timeout_ms)
 	enum listener kind[N_LISTENERS];
 	struct timespec now;
 	size_t n = 0, nl;
+	bool paused;
 	int r;
 
-	for (int k = 0; k < N_LISTENERS; k++)
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	paused = srv->accept_paused && !expired(&srv->accept_resume, &now);
+	for (int k = 0; k < N_LISTENERS && !paused; k++)
 		if (srv->listen_fd[k] >= 0) {
 			kind[n] = (enum listener)k;
 			pfd[n++] = (struct pollfd){.fd = srv->listen_fd[k], .events = POLLIN};
