@@ -81,9 +81,9 @@ s.close()' && return 0
 	return 1
 }
 
-# echo_ok PORT [CALLED_AE]: one C-ECHO with short timeouts.
+# echo_ok PORT [CALLED_AE [CALLING_AE]]: one C-ECHO with short timeouts.
 echo_ok() {
-	echoscu -to 2 -ta 2 -td 2 -aet TESTSCU -aec "${2:-HRAUDIT}" \
+	echoscu -to 2 -ta 2 -td 2 -aet "${3:-TESTSCU}" -aec "${2:-HRAUDIT}" \
 		127.0.0.1 "$1" >/dev/null 2>&1
 }
 
@@ -97,33 +97,53 @@ DAEMON_START_TIMEOUT_S=${DAEMON_START_TIMEOUT_S:-10}
 DAEMON_STOP_TIMEOUT_S=${DAEMON_STOP_TIMEOUT_S:-10}
 
 # write_config FILE PORT DBPATH
+#   Lines 1-4 are [server] aetitle, bind and port; then the text of
+#   DAEMON_SERVER_INI (more [server] keys, one a line), if set; then [database]
+#   path; then the text of DAEMON_EXTRA_INI (more sections), if set.  Set
+#   them for one call: DAEMON_EXTRA_INI=$'[access]\nallow = X\n' start NAME.
 write_config() {
-	printf '[server]\naetitle = HRAUDIT\nbind = 127.0.0.1\nport = %s\n[database]\npath = %s\n' \
-		"$2" "$3" >"$1"
+	{
+		printf '[server]\naetitle = HRAUDIT\nbind = 127.0.0.1\nport = %s\n' "$2"
+		printf '%s' "${DAEMON_SERVER_INI-}"
+		printf '[database]\npath = %s\n' "$3"
+		printf '%s' "${DAEMON_EXTRA_INI-}"
+	} >"$1"
 }
 
-# daemon_start DIR NAME
-#   Writes DIR/NAME.ini (database DIR/NAME.db), starts "$HRAUDITD -d -f" on
-#   it with its output in DIR/NAME.log, and waits until it answers C-ECHO.
-#   Returns non-zero with DAEMON_ERROR set when it does not come up.
-daemon_start() {
-	local dir=$1 name=$2 attempt deadline
+# daemon_launch DIR NAME
+#   Writes DIR/NAME.ini (a free port, database DIR/NAME.db) and starts
+#   "$HRAUDITD -d -f" on it in the background, its output appended to
+#   DIR/NAME.log, without waiting for it.  The daemon inherits the caller's
+#   environment and umask.  Returns non-zero with DAEMON_ERROR set when it
+#   cannot even be started.
+daemon_launch() {
+	local dir=$1 name=$2
 	DAEMON_ERROR=
 	DAEMON_INI=$dir/$name.ini
 	DAEMON_DB=$dir/$name.db
 	DAEMON_LOG=$dir/$name.log
+	DAEMON_PID=
 	if [ ! -x "$HRAUDITD" ]; then
 		DAEMON_ERROR="no executable '$HRAUDITD' (build it, or set HRAUDITD)"
 		return 1
 	fi
+	DAEMON_PORT=$(free_port) || { DAEMON_ERROR="no free port"; return 1; }
+	write_config "$DAEMON_INI" "$DAEMON_PORT" "$DAEMON_DB"
+	"$HRAUDITD" -d -f "$DAEMON_INI" >>"$DAEMON_LOG" 2>&1 &
+	DAEMON_PID=$!
+}
+
+# daemon_start DIR NAME
+#   daemon_launch, then waits until the daemon answers a C-ECHO from
+#   DAEMON_ECHO_AET (default TESTSCU).  Returns non-zero with DAEMON_ERROR
+#   set when it does not come up.
+daemon_start() {
+	local dir=$1 name=$2 attempt deadline
 	for attempt in 1 2 3; do
-		DAEMON_PORT=$(free_port) || { DAEMON_ERROR="no free port"; return 1; }
-		write_config "$DAEMON_INI" "$DAEMON_PORT" "$DAEMON_DB"
-		"$HRAUDITD" -d -f "$DAEMON_INI" >>"$DAEMON_LOG" 2>&1 &
-		DAEMON_PID=$!
+		daemon_launch "$dir" "$name" || return 1
 		deadline=$((SECONDS + DAEMON_START_TIMEOUT_S))
 		while ((SECONDS < deadline)); do
-			if echo_ok "$DAEMON_PORT"; then
+			if echo_ok "$DAEMON_PORT" HRAUDIT "${DAEMON_ECHO_AET:-TESTSCU}"; then
 				return 0
 			fi
 			if ! kill -0 "$DAEMON_PID" 2>/dev/null; then

@@ -31,6 +31,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/test_report.sh"
 # shellcheck source=tests/integration/test_install.sh
 . "$here/test_install.sh"
+# shellcheck source=tests/integration/test_service.sh
+. "$here/test_service.sh"
 
 abspath() {
 	case $1 in
@@ -45,6 +47,7 @@ TESTS=(storescu storescu-parallel gdcmscu reparse config-misspelt-key cli-bad-ar
 	non-dicom-garbage shutdown)
 TESTS+=(import export-dates-atomic export-units year report)
 TESTS+=(install-layout unit-security man-lint)
+TESTS+=(notify reload access-refused tls stalled-client db-permissions)
 
 # ---- the study, as the database should record it ---------------------------
 
