@@ -237,9 +237,9 @@ integration: all $(BUILD)/wrong/hrauditd
 QUERY_FILES = $(sort $(wildcard sql/queries/*.sql)) sql/queries/README.md
 CONF       = $(SYSCONFDIR)/hraudit/hrauditd.ini
 # The units run the installed binaries on the installed configuration.
-UNIT_PATHS = -e '/^ExecStart=/s|/usr/local/sbin/hrauditd|$(SBINDIR)/hrauditd|' \
-             -e '/^ExecStart=/s|/usr/local/bin/hraudit|$(BINDIR)/hraudit|' \
-             -e '/^ExecStart=/s|/etc/hraudit/|$(SYSCONFDIR)/hraudit/|'
+UNIT_PATHS = -e '/^Exec[A-Za-z]*=/s|/usr/local/sbin/hrauditd|$(SBINDIR)/hrauditd|' \
+             -e '/^Exec[A-Za-z]*=/s|/usr/local/bin/hraudit|$(BINDIR)/hraudit|' \
+             -e '/^Exec[A-Za-z]*=/s|/etc/hraudit/|$(SYSCONFDIR)/hraudit/|'
 
 # The configuration is installed once: an existing one, maybe edited, is
 # kept and the new sample goes beside it as hrauditd.ini.dist.  It is

@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <mutex>
 
@@ -732,8 +733,12 @@ extern "C" int dcm_net_init(const struct dcm_net_config *cfg,
 		 * listening socket of its own: we own it (server.c). */
 		std::lock_guard<std::mutex> lock(accept_mutex);
 		dcmExternalSocketHandle.set(STDERR_FILENO);
-		OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, 0,
-		                                      cfg->acse_timeout_s, &n->net);
+		/* The network's timeout is also how long the toolkit waits
+		 * for the first PDU after the association is accepted (it
+		 * delayed our 1 s DIMSE polls by acse_timeout): 1 s.  The
+		 * association request itself is bounded by the caller and the
+		 * socket timeouts. */
+		OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, 0, 1, &n->net);
 		dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
 		if (c.good() && tl) {
 			c = ASC_setTransportLayer(n->net, tl, OFTrue);
@@ -1066,9 +1071,11 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
                                const volatile bool *stop,
                                struct dcm_assoc_stats *stats, char **errmsg)
 {
-	int idle_s = 0, r;
+	struct timespec last, now;
+	int r;
 
 	memset(stats, 0, sizeof *stats);
+	clock_gettime(CLOCK_MONOTONIC, &last);
 	try {
 		HeaderConsumer hc(a->net->max_header);
 
@@ -1084,15 +1091,19 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 			/* Wait a second at a time, so a stop request is seen. */
 			OFCondition c = DIMSE_receiveCommand(a->assoc, DIMSE_NONBLOCKING,
 			                                     1, &pid, &msg, NULL);
+			clock_gettime(CLOCK_MONOTONIC, &now);
 			if (c == DIMSE_NODATAAVAILABLE) {
-				if (++idle_s >= a->net->dimse_timeout_s) {
+				long idle_ms = (now.tv_sec - last.tv_sec) * 1000 +
+				               (now.tv_nsec - last.tv_nsec) / 1000000;
+
+				if (idle_ms >= a->net->dimse_timeout_s * 1000L) {
 					ASC_abortAssociation(a->assoc);
-					errmsg_set(errmsg, "idle for %d s, aborted", idle_s);
+					errmsg_set(errmsg, "idle for %d s, aborted",
+					           a->net->dimse_timeout_s);
 					return -ETIMEDOUT;
 				}
 				continue;
 			}
-			idle_s = 0;
 			if (c == DUL_PEERREQUESTEDRELEASE) {
 				ASC_acknowledgeRelease(a->assoc);
 				return 0;
@@ -1131,6 +1142,7 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 				ASC_abortAssociation(a->assoc);
 				return -EPROTO;
 			}
+			clock_gettime(CLOCK_MONOTONIC, &last);
 		}
 	} catch (const std::bad_alloc &) {
 		errmsg_set(errmsg, "out of memory serving association");

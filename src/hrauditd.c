@@ -67,20 +67,31 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* "port 104, tls port 2762", or either alone. */
+static const char *ports(const struct config *cfg, char *buf, size_t size)
+{
+	if (cfg->server.port && cfg->tls.port)
+		snprintf(buf, size, "port %u, tls port %u", cfg->server.port,
+		         cfg->tls.port);
+	else if (cfg->server.port)
+		snprintf(buf, size, "port %u", cfg->server.port);
+	else
+		snprintf(buf, size, "tls port %u", cfg->tls.port);
+	return buf;
+}
+
 /* STATUS= for systemctl status: the listeners and the counters. */
 static void notify_status(struct server *srv, const char *prefix)
 {
-	const struct config *cfg = server_config(srv);
 	struct server_counters n;
-	char tls[32] = "";
+	char buf[64];
 
 	server_counters(srv, &n);
-	if (cfg->tls.port)
-		snprintf(tls, sizeof tls, ", tls port %u", cfg->tls.port);
-	sd_notifyf(0, "%sSTATUS=listening on port %u%s: %lu associations "
+	sd_notifyf(0, "%sSTATUS=listening on %s: %lu associations "
 	           "(%lu active, %lu rejected), %lu stored, %lu new series, "
-	           "%lu failed", prefix, cfg->server.port, tls, n.associations,
-	           n.active, n.rejected, n.stored, n.series_new, n.failed);
+	           "%lu failed", prefix, ports(server_config(srv), buf, sizeof buf),
+	           n.associations, n.active, n.rejected, n.stored, n.series_new,
+	           n.failed);
 }
 
 /* SIGHUP: the same file and overrides again; a bad one changes nothing. */
@@ -122,6 +133,7 @@ int main(int argc, char **argv)
 	bool foreground = false, check_only = false;
 	uint64_t watchdog_us = 0;
 	double last_status = 0, last_watchdog = 0;
+	char buf[64];
 	int c, r, status = 1;
 
 	overrides = calloc((size_t)argc, sizeof *overrides);
@@ -184,10 +196,9 @@ int main(int argc, char **argv)
 	if (cfg.access.n == 0)
 		log_warn("no [access] allow list: every calling ae title is "
 		         "accepted from every address");
-	log_info("listening on %s port %u%s%.0u as '%s', database '%s'",
-	         cfg.server.bind, cfg.server.port,
-	         cfg.tls.port ? ", tls port " : "", cfg.tls.port,
-	         cfg.server.aetitle, cfg.database.path);
+	log_info("listening on %s %s as '%s', database '%s'", cfg.server.bind,
+	         ports(&cfg, buf, sizeof buf), cfg.server.aetitle,
+	         cfg.database.path);
 	r = server_start(&cfg, store, &srv, &err);
 	if (r < 0) {
 		log_err("%s", err ? err : "cannot start server");

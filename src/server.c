@@ -101,6 +101,7 @@ struct assoc_job {
 	struct dcm_assoc *assoc;
 	struct dcm_assoc_info info;
 	struct raw raw;               /* reused for every instance             */
+	unsigned recorded, ignored;   /* instances of this association         */
 };
 
 static void gen_free(struct generation *g)
@@ -302,9 +303,11 @@ static uint16_t on_store(void *ctx, const struct dcm_store_request *req)
 	case STORE_ADDED:
 	case STORE_DUPLICATE:
 		atomic_fetch_add(&srv->stored, 1);
+		job->recorded++;
 		break;
 	case STORE_IGNORED:
 		atomic_fetch_add(&srv->ignored, 1);
+		job->ignored++;
 		break;
 	}
 	return DCM_STATUS_SUCCESS;
@@ -339,10 +342,12 @@ static void *assoc_thread(void *arg)
 	          job->kind == TLS ? ", tls" : "");
 	r = dcm_assoc_serve(job->assoc, on_store, job, &srv->abort_all, &st, &err);
 	log_fields(r < 0 ? LOG_WARNING : LOG_INFO, assoc_fields(&f, job, NULL, 0),
-	           "association from '%s' (%s%s) %s: %u stored, %u failed, "
-	           "%u echoes, %llu bytes%s%s", job->info.calling_aet, job->peer,
+	           "association from '%s' (%s%s) %s: %u acknowledged (%u recorded, "
+	           "%u not cardiac), %u failed, %u echoes, %llu bytes%s%s",
+	           job->info.calling_aet, job->peer,
 	           job->kind == TLS ? ", tls" : "", r < 0 ? "ended" : "released",
-	           st.stores - st.failures, st.failures, st.echoes,
+	           st.stores - st.failures, job->recorded, job->ignored, st.failures,
+	           st.echoes,
 	           (unsigned long long)st.bytes, r < 0 ? ": " : "",
 	           r < 0 && err ? err : "");
 	dcm_assoc_free(job->assoc);

@@ -85,7 +85,7 @@ def wait_closed(s, limit):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("mode", choices=["silent", "partial-rq", "stall-pdata"])
+    ap.add_argument("mode", choices=["silent", "partial-rq", "stall-pdata", "idle"])
     ap.add_argument("port", type=int)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--max", type=float, default=4.0)
@@ -103,7 +103,7 @@ def main():
         if a.mode == "partial-rq":
             # type 1, reserved, length 200, protocol version 1: 8 of 206 bytes
             s.sendall(struct.pack(">BBIH", 0x01, 0, 200, 1))
-        elif a.mode == "stall-pdata":
+        elif a.mode in ("stall-pdata", "idle"):
             s.sendall(associate_rq(a.calling, a.called))
             kind, _, length = struct.unpack(">BBI", recv_exact(s, 6))
             body = recv_exact(s, length)
@@ -112,10 +112,13 @@ def main():
                 print("expected A-ASSOCIATE-AC (type 2), got type %d %s: %s"
                       % (kind, what, body.hex()))
                 return 2
-            # P-DATA-TF announcing 100 bytes; 10 sent: the PDV item's length
-            # (96), presentation context 1, a command fragment, 4 bytes.
-            s.sendall(struct.pack(">BBI", 0x04, 0, 100)
-                      + struct.pack(">IBB", 96, 1, 0x01) + b"\x00\x00\x00\x00")
+            # idle: associated, then nothing at all (between messages).
+            # stall-pdata: a P-DATA-TF announcing 100 bytes; 10 sent: the
+            # PDV item's length (96), presentation context 1, a command
+            # fragment, 4 bytes.
+            if a.mode == "stall-pdata":
+                s.sendall(struct.pack(">BBI", 0x04, 0, 100)
+                          + struct.pack(">IBB", 96, 1, 0x01) + b"\x00\x00\x00\x00")
     except (OSError, ConnectionError) as e:
         print("connection failed before the stall: %s" % e)
         return 2

@@ -100,12 +100,16 @@ test_install_layout() {
 	cmp -s "$HRAUDIT" "$dest/usr/bin/hraudit" || err "usr/bin/hraudit is not '$HRAUDIT'"
 	cmp -s "$root/etc/hrauditd.ini" "$conf" || err "etc/hraudit/hrauditd.ini is not etc/hrauditd.ini"
 
-	# Only ExecStart= changes, to the installed paths.
-	for f in hrauditd.service hraudit-export.service; do
-		n=$(diff "$root/systemd/$f" "$dest/usr/lib/systemd/system/$f" | grep -c '^[<>]')
-		[ "$n" -eq 2 ] ||
-			err "installed $f differs from systemd/$f in $n lines, expected the ExecStart= line only"
+	# Only the Exec*= lines naming the binaries change, to the installed
+	# paths: ExecStart= in both, ExecReload= (the check) in hrauditd's.
+	for f in hrauditd.service:4 hraudit-export.service:2; do
+		n=$(diff "$root/systemd/${f%:*}" "$dest/usr/lib/systemd/system/${f%:*}" | grep -c '^[<>]')
+		[ "$n" -eq "${f#*:}" ] ||
+			err "installed ${f%:*} differs from systemd/${f%:*} in $n lines, expected ${f#*:} (its Exec lines)"
 	done
+	grep -qx 'ExecReload=/usr/sbin/hrauditd -n -f /etc/hraudit/hrauditd.ini' \
+		"$dest/usr/lib/systemd/system/hrauditd.service" ||
+		err "hrauditd.service: ExecReload= check not rewritten to /usr/sbin/hrauditd"
 	grep -qx 'ExecStart=/usr/sbin/hrauditd -f /etc/hraudit/hrauditd.ini' \
 		"$dest/usr/lib/systemd/system/hrauditd.service" ||
 		err "hrauditd.service: ExecStart= not rewritten to /usr/sbin/hrauditd: $(grep '^ExecStart=' \
@@ -167,7 +171,7 @@ test_unit_security() {
 	# verify wants ExecStart's binary on this machine: the DESTDIR's; and
 	# the Documentation= pages (man(1)): the DESTDIR's too.
 	mkdir -p "$dir"
-	sed "s|^ExecStart=/usr/sbin/hrauditd |ExecStart=$dest/usr/sbin/hrauditd |" \
+	sed "s|^\(Exec[A-Za-z]*\)=/usr/sbin/hrauditd |\1=$dest/usr/sbin/hrauditd |" \
 		"$unit" >"$dir/hrauditd.service"
 	if command -v man >/dev/null 2>&1; then
 		MANPATH=$dest/usr/share/man SYSTEMD_LOG_COLOR=0 systemd-analyze verify \

@@ -417,7 +417,7 @@ ca_file = $pki/ca.pem
 # association stalled inside a P-DATA-TF are closed in time, each with a log
 # line, while a normal store goes through.
 test_stalled_client() {
-	local d=$TEST_DIR files=() pa pb pc rc sc=$here/stall_client.py n
+	local d=$TEST_DIR files=() pa pb pc pd rc sc=$here/stall_client.py n
 	mapfile -t files < <(study_files)
 	DAEMON_SERVER_INI=$'acse_timeout = 2\ndimse_timeout = 2\nsocket_timeout = 2\n' \
 		start stall || return
@@ -428,7 +428,9 @@ test_stalled_client() {
 	pb=$!
 	python3 "$sc" stall-pdata "$DAEMON_PORT" --min 1 --max 6 >"$d/stall-pdata.out" 2>&1 &
 	pc=$!
-	BG_PIDS+=("$pa" "$pb" "$pc")
+	python3 "$sc" idle "$DAEMON_PORT" --calling IDLER --min 1 --max 4 >"$d/idle.out" 2>&1 &
+	pd=$!
+	BG_PIDS+=("$pa" "$pb" "$pc" "$pd")
 	sleep 0.3
 
 	storescu_send TESTSCU "$d/storescu.out" "${files[@]}"
@@ -445,6 +447,9 @@ test_stalled_client() {
 	wait "$pc"
 	rc=$?
 	[ $rc -eq 0 ] || err "stalled inside a P-DATA-TF (socket_timeout = 2): $(first_line "$d/stall-pdata.out"), expected closed in 1-6 s"
+	wait "$pd"
+	rc=$?
+	[ $rc -eq 0 ] || err "associated and idle (dimse_timeout = 2): $(first_line "$d/idle.out"), expected closed in 1-4 s"
 
 	sleep 0.2
 	n=$(count_lines "$DAEMON_LOG" 'no association request in time')
@@ -456,6 +461,8 @@ test_stalled_client() {
 		err "$n log lines about dropping the stalled association from 'STALLER', expected 1"
 	! grep -F "'STALLER'" "$DAEMON_LOG" | grep -q 'released:' ||
 		err "the stalled association from 'STALLER' was logged as released"
+	grep -F "'IDLER'" "$DAEMON_LOG" | grep -q 'idle for 2 s, aborted' ||
+		err "no log line 'idle for 2 s, aborted' for the idle association from 'IDLER'"
 	daemon_alive || { err "hrauditd died"; return; }
 	echo_ok "$DAEMON_PORT" || err "no C-ECHO answer after the stalled clients"
 	check_log_lines
