@@ -16,10 +16,24 @@
 #include "raw.h"
 #include "store.h"
 
+/*
+ * Group commit for writers on several threads (the daemon's
+ * associations): an instance waiting for the database joins the next
+ * transaction, and whoever finds no commit in progress commits all that
+ * wait, with one fsync.  Each waits until its own instance is committed.
+ */
+struct ingest_queue;
+
+/* Returns NULL when out of memory. */
+struct ingest_queue *ingest_queue_new(void);
+/* Accepts NULL; nobody may be waiting. */
+void ingest_queue_free(struct ingest_queue *q);
+
 struct ingest {
 	const struct config *cfg;     /* filter and scan-type rules          */
 	struct store *store;
-	pthread_mutex_t *store_lock;  /* held around the write; may be NULL  */
+	struct ingest_queue *queue;   /* shared by the threads; NULL: one
+	                               * thread writes alone                */
 };
 
 /*

@@ -4,12 +4,12 @@
  * The schema is the numbered files in sql/, compiled into the binary and
  * applied in one transaction when a database is opened; PRAGMA
  * application_id and user_version name it.  WAL mode, so readers (the CLI,
- * a physicist's sqlite3) never block the daemon.  Every store_record() is
- * one committed transaction: the row is on disk before the caller answers
- * the C-STORE.
+ * a physicist's sqlite3) never block the daemon.  Every store_record() (or
+ * store_record_batch()) is one committed transaction: the row is on disk
+ * before the caller answers the C-STORE.
  *
- * A struct store is used by one thread at a time; the daemon serialises
- * writers with its own lock (server.c).
+ * A struct store is used by one thread at a time; the daemon's threads
+ * write through ingest.c's group commit, which also serialises them.
  */
 #ifndef HRAUDIT_STORE_H
 #define HRAUDIT_STORE_H
@@ -69,6 +69,27 @@ int store_record(struct store *s, const struct instance_info *info,
                  const char *raw_json, bool cardiac, const char *received_utc,
                  const char *calling_aet, enum store_outcome *outcome,
                  char **errmsg);
+
+/* One instance of a batch (store_record_batch), with its result. */
+struct store_item {
+	const struct instance_info *info;     /* as for store_record()      */
+	const char *raw_json;
+	bool cardiac;
+	const char *received_utc;
+	const char *calling_aet;
+	enum store_outcome outcome;           /* out: when r == 0            */
+	int r;                                /* out: 0 or a negative errno  */
+	char *errmsg;                         /* out: malloc'd when r < 0    */
+};
+
+/*
+ * Records n instances in one transaction, one commit (one fsync): the
+ * group commit of concurrent associations (ingest.c).  Each item is
+ * recorded or not on its own (a savepoint each), as store_record() would;
+ * if the commit itself fails, every item fails.  Returns how many items
+ * were recorded (r == 0).
+ */
+int store_record_batch(struct store *s, struct store_item *items, size_t n);
 
 /* Called once per result row; return non-zero to stop.  values[i] is NULL
  * for SQL NULL; numeric[i] says it is an INTEGER or REAL value. */

@@ -28,8 +28,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <condition_variable>
+#include <functional>
 #include <new>
 #include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <fnmatch.h>
 #include <sys/socket.h>
@@ -954,11 +959,19 @@ fail:
 	return r;
 }
 
-/* Keeps the first `limit` bytes of a data set and counts the rest. */
+/*
+ * Keeps the first `limit` bytes of a data set and counts the rest.  It
+ * also watches for the end of the header: once the top-level Pixel Data
+ * element begins (clamp_lengths finds it), nothing after it is kept, and
+ * on_header is told where the header ends, while the pixel data is still
+ * arriving.  Deflated data sets cannot be walked: they are kept whole, up
+ * to the limit, as before.
+ */
 class HeaderConsumer : public DcmConsumer {
 public:
 	explicit HeaderConsumer(size_t limit) : buf_(NULL), len_(0), cap_(0),
-		limit_(limit), total_(0) {}
+		limit_(limit), total_(0), walkable_(false), explicit_(false),
+		big_(false), next_walk_(0), header_end_(0) {}
 	~HeaderConsumer() { free(buf_); }
 	OFBool good() const { return OFTrue; }
 	OFCondition status() const { return EC_Normal; }
@@ -969,7 +982,7 @@ public:
 		size_t want = (size_t)n;
 
 		total_ += want;
-		if (len_ < limit_) {
+		if (header_end_ == 0 && len_ < limit_) {
 			size_t take = want < limit_ - len_ ? want : limit_ - len_;
 			if (len_ + take > cap_) {
 				size_t cap = cap_ ? cap_ : 65536;
@@ -985,19 +998,53 @@ public:
 			}
 			memcpy(buf_ + len_, p, take);
 			len_ += take;
+			look_for_pixel_data();
 		}
 		return n;
 	}
 	void flush() {}
-	void reset() { len_ = 0; total_ = 0; }
+	/* For the next data set, in transfer syntax x. */
+	void reset(E_TransferSyntax x)
+	{
+		len_ = 0;
+		total_ = 0;
+		header_end_ = 0;
+		next_walk_ = 0;
+		walkable_ = x != EXS_DeflatedLittleEndianExplicit && x != EXS_Unknown;
+		explicit_ = x != EXS_LittleEndianImplicit;
+		big_ = x == EXS_BigEndianExplicit;
+	}
 	const unsigned char *data() const { return buf_; }
 	size_t length() const { return len_; }
 	uint64_t total() const { return total_; }
-	bool cut() const { return total_ > len_; }
+	/* Bytes of header kept were cut by the limit (not by Pixel Data). */
+	bool cut() const { return header_end_ == 0 && total_ > len_; }
+	/* Called once, with the header's length, when Pixel Data begins. */
+	std::function<void(size_t)> on_header;
 private:
+	void look_for_pixel_data()
+	{
+		bool damaged = false;
+		size_t p;
+
+		/* Walk again only when the buffer has doubled, so that a long
+		 * header arriving in small pieces costs linear time. */
+		if (!walkable_ || len_ < next_walk_)
+			return;
+		next_walk_ = len_ * 2;
+		p = clamp_lengths(buf_, len_, explicit_, big_, &damaged);
+		if (damaged || p >= len_ || p == 0)
+			return;            /* not there yet (or not there at all) */
+		header_end_ = p;
+		len_ = p;
+		if (on_header)
+			on_header(p);
+	}
 	unsigned char *buf_;
 	size_t len_, cap_, limit_;
 	uint64_t total_;
+	bool walkable_, explicit_, big_;
+	size_t next_walk_, header_end_;
 };
 
 class HeaderStream : public DcmOutputStream {
@@ -1005,49 +1052,152 @@ public:
 	explicit HeaderStream(HeaderConsumer *c) : DcmOutputStream(c) {}
 };
 
-/* Receives one C-STORE data set, lets fn decide, answers. */
+/*
+ * Parses one header and asks fn for the C-STORE status.  Runs on the
+ * association's thread, or on its early-store thread below.
+ */
+static uint16_t decide(const unsigned char *hdr, size_t len, bool cut,
+                       uint64_t bytes, const char *ts,
+                       const T_DIMSE_C_StoreRQ *req, dcm_store_fn fn, void *ctx)
+{
+	struct dcm_store_request sr;
+	struct dcm_header *h = NULL;
+	bool trunc = false;
+	uint16_t status;
+
+	memset(&sr, 0, sizeof sr);
+	sr.sop_class_uid = req->AffectedSOPClassUID;
+	sr.sop_instance_uid = req->AffectedSOPInstanceUID;
+	sr.ts_uid = ts;
+	sr.bytes = bytes;
+	if (dcm_header_parse(hdr, len, ts, &h, &trunc, NULL) < 0)
+		h = NULL;
+	sr.header_truncated = cut;
+	sr.header = h;
+	status = fn(ctx, &sr);
+	dcm_header_free(h);
+	return status;
+}
+
+/*
+ * The early store: one thread per association that records an instance
+ * from its header while the association's thread still receives the
+ * pixel data, so the database commit (an fsync) overlaps the transfer
+ * instead of following it.  The response still waits for both: nothing is
+ * acknowledged before it is committed.  An instance whose transfer then
+ * fails may be recorded without having been acknowledged; the sender
+ * sends it again, and a duplicate is counted once.
+ */
+class EarlyStore {
+public:
+	EarlyStore(dcm_store_fn fn, void *ctx) : fn_(fn), ctx_(ctx), busy_(false),
+		done_(false), quit_(false), status_(0), req_(NULL) {}
+	~EarlyStore()
+	{
+		if (!thread_.joinable())
+			return;
+		{
+			std::lock_guard<std::mutex> l(m_);
+			quit_ = true;
+		}
+		cv_.notify_all();
+		thread_.join();
+	}
+	/* Hands over a copy of the header; the thread starts on it. */
+	void start(const unsigned char *hdr, size_t len, const char *ts,
+	           const T_DIMSE_C_StoreRQ *req)
+	{
+		if (!thread_.joinable())
+			thread_ = std::thread(&EarlyStore::run, this);
+		std::lock_guard<std::mutex> l(m_);
+		hdr_.assign(hdr, hdr + len);
+		ts_ = ts;
+		req_ = req;
+		busy_ = true;
+		done_ = false;
+		cv_.notify_all();
+	}
+	bool started() const { return busy_; }
+	/* Waits for the status of the instance started last. */
+	uint16_t wait()
+	{
+		std::unique_lock<std::mutex> l(m_);
+		cv_.wait(l, [this] { return done_; });
+		busy_ = false;
+		return status_;
+	}
+private:
+	void run()
+	{
+		std::unique_lock<std::mutex> l(m_);
+		for (;;) {
+			cv_.wait(l, [this] { return quit_ || (busy_ && !done_); });
+			if (quit_)
+				return;
+			l.unlock();
+			uint16_t st;
+			try {
+				st = decide(hdr_.data(), hdr_.size(), false, hdr_.size(),
+				            ts_.c_str(), req_, fn_, ctx_);
+			} catch (...) {
+				st = DCM_STATUS_OUT_OF_RESOURCES;
+			}
+			l.lock();
+			status_ = st;
+			done_ = true;
+			cv_.notify_all();
+		}
+	}
+	dcm_store_fn fn_;
+	void *ctx_;
+	std::thread thread_;
+	std::mutex m_;
+	std::condition_variable cv_;
+	bool busy_, done_, quit_;
+	uint16_t status_;
+	std::vector<unsigned char> hdr_;
+	std::string ts_;
+	const T_DIMSE_C_StoreRQ *req_;
+};
+
+/* Receives one C-STORE data set, lets fn decide (early, from its header,
+ * when it can), answers. */
 static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
                        T_DIMSE_C_StoreRQ *req, HeaderConsumer &hc,
-                       dcm_store_fn fn, void *ctx,
+                       EarlyStore &early, dcm_store_fn fn, void *ctx,
                        struct dcm_assoc_stats *stats, char **errmsg)
 {
 	T_ASC_PresentationContext pc;
 	T_DIMSE_C_StoreRSP rsp;
-	struct dcm_store_request sr;
-	struct dcm_header *h = NULL;
-	bool trunc = false;
 	OFCondition c;
 
 	if (ASC_findAcceptedPresentationContext(a->assoc->params, pid, &pc).bad()) {
 		errmsg_set(errmsg, "c-store on unknown presentation context %d", pid);
 		return -EPROTO;
 	}
-	hc.reset();
+	hc.reset(xfer_of(pc.acceptedTransferSyntax));
+	hc.on_header = [&](size_t len) {
+		early.start(hc.data(), len, pc.acceptedTransferSyntax, req);
+	};
 	{
 		HeaderStream hs(&hc);
 		c = DIMSE_receiveDataSetInFile(a->assoc, DIMSE_NONBLOCKING,
 		                               a->net->dimse_timeout_s, &pid, &hs,
 		                               NULL, NULL);
 	}
+	hc.on_header = nullptr;
+	memset(&rsp, 0, sizeof rsp);
+	bool was_early = early.started();
+	if (was_early)
+		rsp.DimseStatus = early.wait();   /* even when receiving failed */
 	if (c.bad()) {
 		errmsg_set(errmsg, "receiving data set of '%s': %s",
 		        req->AffectedSOPInstanceUID, c.text());
 		return c == DIMSE_NODATAAVAILABLE ? -ETIMEDOUT : -EPROTO;
 	}
-	memset(&sr, 0, sizeof sr);
-	sr.sop_class_uid = req->AffectedSOPClassUID;
-	sr.sop_instance_uid = req->AffectedSOPInstanceUID;
-	sr.ts_uid = pc.acceptedTransferSyntax;
-	sr.bytes = hc.total();
-	if (dcm_header_parse(hc.data(), hc.length(), pc.acceptedTransferSyntax,
-	                     &h, &trunc, NULL) < 0)
-		h = NULL;
-	sr.header_truncated = hc.cut();
-	sr.header = h;
-
-	memset(&rsp, 0, sizeof rsp);
-	rsp.DimseStatus = fn(ctx, &sr);
-	dcm_header_free(h);
+	if (!was_early)
+		rsp.DimseStatus = decide(hc.data(), hc.length(), hc.cut(), hc.total(),
+		                         pc.acceptedTransferSyntax, req, fn, ctx);
 	rsp.MessageIDBeingRespondedTo = req->MessageID;
 	rsp.DataSetType = DIMSE_DATASET_NULL;
 	OFStandard::strlcpy(rsp.AffectedSOPClassUID, req->AffectedSOPClassUID,
@@ -1056,7 +1206,7 @@ static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
 	                    sizeof rsp.AffectedSOPInstanceUID);
 	rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
 	stats->stores++;
-	stats->bytes += sr.bytes;
+	stats->bytes += hc.total();
 	if (rsp.DimseStatus != DCM_STATUS_SUCCESS)
 		stats->failures++;
 	c = DIMSE_sendStoreResponse(a->assoc, pid, req, &rsp, NULL);
@@ -1078,6 +1228,7 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	try {
 		HeaderConsumer hc(a->net->max_header);
+		EarlyStore early(fn, ctx);
 
 		for (;;) {
 			T_ASC_PresentationContextID pid = 0;
@@ -1129,8 +1280,8 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 				}
 				break;
 			case DIMSE_C_STORE_RQ:
-				r = serve_store(a, pid, &msg.msg.CStoreRQ, hc, fn, ctx,
-				                stats, errmsg);
+				r = serve_store(a, pid, &msg.msg.CStoreRQ, hc, early, fn,
+				                ctx, stats, errmsg);
 				if (r < 0) {
 					ASC_abortAssociation(a->assoc);
 					return r;

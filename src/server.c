@@ -72,7 +72,7 @@ struct generation {
 
 struct server {
 	struct store *store;
-	pthread_mutex_t store_lock;   /* one writer at a time                  */
+	struct ingest_queue *queue;   /* group commit of the associations      */
 	int listen_fd[N_LISTENERS];   /* -1 where there is none                */
 
 	struct pending pending[MAX_PENDING];
@@ -399,7 +399,7 @@ static void start_association(struct server *srv, struct pending *p)
 	job->gen = srv->gen;
 	job->gen->refs++;
 	pthread_mutex_unlock(&srv->lock);
-	job->ingest = (struct ingest){&job->gen->cfg, srv->store, &srv->store_lock};
+	job->ingest = (struct ingest){&job->gen->cfg, srv->store, srv->queue};
 	set_socket_timeouts(p->fd, job->gen->cfg.server.socket_timeout_s);
 	/* Over the limit the thread still runs, to send A-ASSOCIATE-RJ
 	 * (transient, local limit exceeded) so the sender retries later. */
@@ -642,7 +642,11 @@ int server_start(struct config *cfg, struct store *store,
 		return -ENOMEM;
 	srv->store = store;
 	srv->listen_fd[PLAIN] = srv->listen_fd[TLS] = -1;
-	pthread_mutex_init(&srv->store_lock, NULL);
+	srv->queue = ingest_queue_new();
+	if (!srv->queue) {
+		free(srv);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
 
@@ -819,7 +823,7 @@ void server_free(struct server *srv)
 	if (srv->threads == 0) {
 		if (srv->gen)
 			gen_put(srv, srv->gen);
-		pthread_mutex_destroy(&srv->store_lock);
+		ingest_queue_free(srv->queue);
 		pthread_mutex_destroy(&srv->lock);
 		pthread_cond_destroy(&srv->idle);
 		free(srv);

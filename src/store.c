@@ -436,50 +436,50 @@ static sqlite3_int64 hash64(const char *s)
 	return (sqlite3_int64)h;
 }
 
-int store_record(struct store *s, const struct instance_info *info,
-                 const char *raw_json, bool cardiac, const char *received_utc,
-                 const char *calling_aet, enum store_outcome *outcome,
-                 char **errmsg)
+/*
+ * One instance, inside the batch's transaction (store_record_batch): its
+ * changes, or none.  Returns an SQLite result code; SQLITE_OK with
+ * it->outcome set.
+ */
+static int record_one(struct store *s, struct store_item *it)
 {
-	sqlite3_int64 hash = hash64(raw_json);
+	const struct instance_info *info = it->info;
+	sqlite3_int64 hash = hash64(it->raw_json);
 	struct instance_info shown;
 	bool winner, existed;
 	int rc;
 
-	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
 	sqlite3_bind_text(s->series_exists, 1, info->series_uid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s->series_exists);
 	sqlite3_reset(s->series_exists);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto fail;
+		return rc;
 	existed = rc == SQLITE_ROW;
-	if (!cardiac && !existed) {
-		*outcome = STORE_IGNORED;
-		goto rollback;
+	if (!it->cardiac && !existed) {
+		it->outcome = STORE_IGNORED;
+		return SQLITE_OK;
 	}
 	sqlite3_bind_text(s->insert_instance, 1, info->sop_instance_uid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->insert_instance, 2, info->series_uid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->insert_instance, 3, received_utc, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->insert_instance, 3, it->received_utc, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s->insert_instance);
 	sqlite3_reset(s->insert_instance);
 	if (rc != SQLITE_DONE)
-		goto fail;
+		return rc;
 	if (sqlite3_changes(s->db) == 0) {
-		*outcome = STORE_DUPLICATE;
-		goto rollback;
+		it->outcome = STORE_DUPLICATE;
+		return SQLITE_OK;
 	}
 
 	/* The material of the instance, shared by the instances that agree. */
 	sqlite3_bind_text(s->upsert_raw, 1, info->series_uid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s->upsert_raw, 2, hash);
-	sqlite3_bind_text(s->upsert_raw, 3, raw_json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->upsert_raw, 3, it->raw_json, -1, SQLITE_STATIC);
 	bind_num(s->upsert_raw, 4, info->instance_number);
 	rc = sqlite3_step(s->upsert_raw);
 	sqlite3_reset(s->upsert_raw);
 	if (rc != SQLITE_DONE)
-		goto fail;
+		return rc;
 
 	/* The row shows the material of the lowest Instance Number (then the
 	 * lowest hash): the same set of instances gives the same row whatever
@@ -495,38 +495,99 @@ int store_record(struct store *s, const struct instance_info *info,
 	}
 	sqlite3_reset(s->winner);
 	if (rc != SQLITE_ROW)
-		goto fail;
+		return rc;
 
 	if (winner) {
 		sqlite3_bind_text(s->upsert_series, 1, info->series_uid, -1, SQLITE_STATIC);
 		bind_derived(s->upsert_series, 2, &shown);
-		bind_text(s->upsert_series, (int)NDERIVED + 2, received_utc);
-		bind_text(s->upsert_series, (int)NDERIVED + 3, calling_aet);
+		bind_text(s->upsert_series, (int)NDERIVED + 2, it->received_utc);
+		bind_text(s->upsert_series, (int)NDERIVED + 3, it->calling_aet);
 		rc = sqlite3_step(s->upsert_series);
 		sqlite3_reset(s->upsert_series);
 		sqlite3_clear_bindings(s->upsert_series);
 	} else {
 		sqlite3_bind_text(s->bump_series, 1, info->series_uid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->bump_series, 2, received_utc, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->bump_series, 2, it->received_utc, -1, SQLITE_STATIC);
 		rc = sqlite3_step(s->bump_series);
 		sqlite3_reset(s->bump_series);
 	}
 	if (rc != SQLITE_DONE)
+		return rc;
+	it->outcome = existed ? STORE_ADDED : STORE_NEW_SERIES;
+	return SQLITE_OK;
+}
+
+static void item_fail(struct store_item *it, int rc)
+{
+	it->r = errno_of(rc);
+	errmsg_set(&it->errmsg, "cannot record instance '%s': %s",
+	           it->info->sop_instance_uid, sqlite3_errstr(rc));
+}
+
+int store_record_batch(struct store *s, struct store_item *items, size_t n)
+{
+	size_t i, done = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		items[i].r = 0;
+		items[i].errmsg = NULL;
+	}
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
 		goto fail;
+	for (i = 0; i < n; i++) {
+		/* Each in a savepoint: one that fails leaves the others. */
+		rc = sqlite3_exec(s->db, "SAVEPOINT one", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+		rc = record_one(s, &items[i]);
+		if (rc != SQLITE_OK) {
+			item_fail(&items[i], rc);
+			sqlite3_exec(s->db, "ROLLBACK TO one", NULL, NULL, NULL);
+		}
+		rc = sqlite3_exec(s->db, "RELEASE one", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
 	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
-	*outcome = existed ? STORE_ADDED : STORE_NEW_SERIES;
-	return 0;
-rollback:
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return 0;
+	for (i = 0; i < n; i++)
+		done += items[i].r == 0;
+	return (int)done;
 fail:
-	errmsg_set(errmsg, "cannot record instance '%s': %s", info->sop_instance_uid,
-	        sqlite3_errstr(rc));
+	/* Nothing of the batch is kept: every item fails with rc. */
+	for (i = 0; i < n; i++) {
+		free(items[i].errmsg);
+		items[i].errmsg = NULL;
+		item_fail(&items[i], rc);
+	}
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return errno_of(rc);
+	return 0;
+}
+
+int store_record(struct store *s, const struct instance_info *info,
+                 const char *raw_json, bool cardiac, const char *received_utc,
+                 const char *calling_aet, enum store_outcome *outcome,
+                 char **errmsg)
+{
+	struct store_item it = {
+		.info = info, .raw_json = raw_json, .cardiac = cardiac,
+		.received_utc = received_utc, .calling_aet = calling_aet,
+	};
+
+	store_record_batch(s, &it, 1);
+	if (it.r < 0) {
+		if (errmsg)
+			*errmsg = it.errmsg;
+		else
+			free(it.errmsg);
+		return it.r;
+	}
+	*outcome = it.outcome;
+	return 0;
 }
 
 int store_query(struct store *s, const char *sql, const char *const *params,
