@@ -230,6 +230,22 @@ integration: all $(BUILD)/wrong/hrauditd
 	HRAUDITD=$(BUILD)/hrauditd HRAUDIT=$(BUILD)/hraudit \
 	  HRAUDITD_WRONG=$(BUILD)/wrong/hrauditd bash tests/integration/run.sh
 
+# ---- benchmark ----------------------------------------------------------------
+# `make bench`: an optimised hrauditd in its own build dir, measured beside
+# storescp and Orthanc (bench/README.md); workloads cached in build/bench.
+# Exits 0 when a target is missed: it is a measurement.
+BENCH_BUILD = $(BUILD)/bench
+BENCH_PKGS  = dcmtk orthanc sqlite3 python3 curl procps
+
+bench:
+	$(call install_missing,$(BUILD_PKGS) $(BENCH_PKGS))
+	@$(MAKE) --no-print-directory BUILD=$(BENCH_BUILD) CFLAGS='-O2 -g -DNDEBUG' \
+	  CXXFLAGS='-O2 -g -DNDEBUG' $(BENCH_BUILD)/hrauditd
+	HRAUDITD=$(BENCH_BUILD)/hrauditd BENCH_CACHE=$(BENCH_BUILD)/workloads \
+	  bash bench/run.sh
+
+.PHONY: bench
+
 # ---- install ------------------------------------------------------------------
 
 # What install puts in $(DATADIR): the schema (for reference: the binaries
