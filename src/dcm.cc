@@ -437,8 +437,11 @@ static void un_to_sequences(DcmItem *item, int depth)
 {
 	if (depth >= MAX_DEPTH)
 		return;
-	for (unsigned long i = 0; i < item->card(); i++) {
-		DcmElement *e = item->getElement(i);
+	/* nextInContainer() steps from the list's current element;
+	 * getElement(i) would walk from the first one every time. */
+	for (DcmObject *o = item->nextInContainer(NULL); o;
+	     o = item->nextInContainer(o)) {
+		DcmElement *e = OFstatic_cast(DcmElement *, o);
 		DcmTagKey key = e->getTag();
 
 		if (e->ident() == EVR_SQ) {
@@ -621,13 +624,17 @@ extern "C" int dcm_item_private_block(const struct dcm_item *it, uint16_t group,
 		if (!item || !(group & 1))
 			return -ENOENT;
 		/* one pass over the elements: creators are (group,0010-00FF) */
-		for (unsigned long i = 0; i < item->card(); i++) {
-			DcmElement *e = item->getElement(i);
+		for (DcmObject *o = item->nextInContainer(NULL); o;
+		     o = item->nextInContainer(o)) {
+			DcmElement *e = OFstatic_cast(DcmElement *, o);
 			DcmTagKey key = e->getTag();
 			OFString v;
 
-			if (key.getGroup() != group || key.getElement() < 0x10 ||
-			    key.getElement() > 0xff)
+			/* elements are in tag order: creators come first */
+			if (key.getGroup() > group ||
+			    (key.getGroup() == group && key.getElement() > 0xff))
+				break;
+			if (key.getGroup() != group || key.getElement() < 0x10)
 				continue;
 			if (e->getOFStringArray(v).bad())
 				continue;

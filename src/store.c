@@ -108,6 +108,9 @@ struct store {
 	sqlite3_stmt *winner;
 	sqlite3_stmt *upsert_series;  /* row from this instance's material   */
 	sqlite3_stmt *bump_series;    /* counts only                         */
+	/* Transaction control, prepared once: sqlite3_exec() would compile
+	 * each of them again for every instance. */
+	sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *undo;
 };
 
 void store_now_utc(char out[STORE_TIME_MAX])
@@ -363,7 +366,13 @@ int store_open(const char *path, const struct store_options *opt,
 		    (rc = prepare(s, upsert, &s->upsert_series)) ||
 		    (rc = prepare(s, "UPDATE series SET instances = instances + 1, "
 		                  "last_received = max(last_received, ?2) "
-		                  "WHERE series_uid = ?1", &s->bump_series))) {
+		                  "WHERE series_uid = ?1", &s->bump_series)) ||
+		    (rc = prepare(s, "BEGIN IMMEDIATE", &s->begin)) ||
+		    (rc = prepare(s, "COMMIT", &s->commit)) ||
+		    (rc = prepare(s, "ROLLBACK", &s->rollback)) ||
+		    (rc = prepare(s, "SAVEPOINT one", &s->savepoint)) ||
+		    (rc = prepare(s, "RELEASE one", &s->release)) ||
+		    (rc = prepare(s, "ROLLBACK TO one", &s->undo))) {
 			errmsg_set(errmsg, "cannot prepare statements: %s", sqlite3_errmsg(s->db));
 			free(upsert);
 			r = errno_of(rc);
@@ -388,6 +397,12 @@ void store_close(struct store *s)
 	sqlite3_finalize(s->winner);
 	sqlite3_finalize(s->upsert_series);
 	sqlite3_finalize(s->bump_series);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
+	sqlite3_finalize(s->rollback);
+	sqlite3_finalize(s->savepoint);
+	sqlite3_finalize(s->release);
+	sqlite3_finalize(s->undo);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -517,6 +532,15 @@ static int record_one(struct store *s, struct store_item *it)
 	return SQLITE_OK;
 }
 
+/* Runs a prepared statement without results; SQLITE_OK or its error. */
+static int run(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 static void item_fail(struct store_item *it, int rc)
 {
 	it->r = errno_of(rc);
@@ -533,24 +557,30 @@ int store_record_batch(struct store *s, struct store_item *items, size_t n)
 		items[i].r = 0;
 		items[i].errmsg = NULL;
 	}
-	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	rc = run(s->begin);
 	if (rc != SQLITE_OK)
 		goto fail;
-	for (i = 0; i < n; i++) {
+	if (n == 1) {
+		/* Alone: the transaction is the savepoint. */
+		rc = record_one(s, &items[0]);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
+	for (i = 0; n > 1 && i < n; i++) {
 		/* Each in a savepoint: one that fails leaves the others. */
-		rc = sqlite3_exec(s->db, "SAVEPOINT one", NULL, NULL, NULL);
+		rc = run(s->savepoint);
 		if (rc != SQLITE_OK)
 			goto fail;
 		rc = record_one(s, &items[i]);
 		if (rc != SQLITE_OK) {
 			item_fail(&items[i], rc);
-			sqlite3_exec(s->db, "ROLLBACK TO one", NULL, NULL, NULL);
+			run(s->undo);
 		}
-		rc = sqlite3_exec(s->db, "RELEASE one", NULL, NULL, NULL);
+		rc = run(s->release);
 		if (rc != SQLITE_OK)
 			goto fail;
 	}
-	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	rc = run(s->commit);
 	if (rc != SQLITE_OK)
 		goto fail;
 	for (i = 0; i < n; i++)
@@ -564,7 +594,7 @@ fail:
 		item_fail(&items[i], rc);
 	}
 	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		run(s->rollback);
 	return 0;
 }
 
