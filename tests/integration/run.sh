@@ -33,6 +33,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/test_install.sh"
 # shellcheck source=tests/integration/test_service.sh
 . "$here/test_service.sh"
+# shellcheck source=tests/integration/test_faults.sh
+. "$here/test_faults.sh"
 
 abspath() {
 	case $1 in
@@ -48,6 +50,7 @@ TESTS=(storescu storescu-parallel gdcmscu reparse config-misspelt-key cli-bad-ar
 TESTS+=(import export-dates-atomic export-units year report)
 TESTS+=(install-layout unit-security man-lint)
 TESTS+=(notify reload access-refused tls stalled-client db-permissions)
+TESTS+=(crash-kill9)
 
 # ---- the study, as the database should record it ---------------------------
 
