@@ -59,6 +59,13 @@ int access_rule_add(struct access_list *list, const char *text,
 bool access_allowed(const struct access_list *list, const char *calling_aet,
                     const char *peer, const char **why);
 
+/* Why `aet` is not a valid AE title (PS3.5 6.2, AE: printable ASCII
+ * without '\'; the length is the caller's to check), or NULL. */
+const char *access_aetitle_problem(const char *aet);
+
+/* Are two AE titles the same?  Trailing spaces are padding. */
+bool access_aetitle_equal(const char *a, const char *b);
+
 /* Frees the list's lines; the list is then empty.  Accepts NULL. */
 void access_list_release(struct access_list *list);
 

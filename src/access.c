@@ -20,6 +20,21 @@ static size_t aet_len(const char *s)
 	return n;
 }
 
+bool access_aetitle_equal(const char *a, const char *b)
+{
+	size_t na = aet_len(a), nb = aet_len(b);
+
+	return na == nb && memcmp(a, b, na) == 0;
+}
+
+const char *access_aetitle_problem(const char *aet)
+{
+	for (const char *p = aet; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '\\')
+			return "must be printable ASCII without '\\'";
+	return NULL;
+}
+
 /* PS3.5 6.2, AE: up to 16 characters of the default repertoire, no '\'. */
 static int parse_aetitle(const char *word, char *out, char **errmsg)
 {
@@ -30,12 +45,11 @@ static int parse_aetitle(const char *word, char *out, char **errmsg)
 		                   rule_quote_len(word), word);
 		return -EINVAL;
 	}
-	for (const char *p = word; *p; p++)
-		if (*p < 0x20 || *p > 0x7e || *p == '\\') {
-			*errmsg = rule_msg("ae title '%.*s' must be printable ASCII "
-			                   "without '\\'", rule_quote_len(word), word);
-			return -EINVAL;
-		}
+	if (access_aetitle_problem(word)) {
+		*errmsg = rule_msg("ae title '%.*s' %s", rule_quote_len(word), word,
+		                   access_aetitle_problem(word));
+		return -EINVAL;
+	}
 	memcpy(out, word, n + 1);
 	return 0;
 }
@@ -147,12 +161,7 @@ out:
 
 static bool aet_matches(const char *pattern, const char *aet)
 {
-	size_t n;
-
-	if (strcmp(pattern, "*") == 0)
-		return true;
-	n = aet_len(aet);
-	return strlen(pattern) == n && memcmp(pattern, aet, n) == 0;
+	return strcmp(pattern, "*") == 0 || access_aetitle_equal(pattern, aet);
 }
 
 bool access_allowed(const struct access_list *list, const char *calling_aet,

@@ -64,7 +64,6 @@ struct config_key {
 	const struct config_enum_value *values; /* CONFIG_ENUM, NULL-ended */
 };
 
-static const char *check_aetitle(const char *value);
 static const char *check_ipv4(const char *value);
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -127,7 +126,7 @@ static const char *const default_compliance_rules[] = {
 
 static const struct config_key config_keys[] = {
 	{ "server", "aetitle", CONFIG_STRING, FIELD(server.aetitle),
-	  "HRAUDIT", NULL, 1, 16, check_aetitle, NULL },
+	  "HRAUDIT", NULL, 1, 16, access_aetitle_problem, NULL },
 	/* 0: no plain listener (TLS only). */
 	{ "server", "port", CONFIG_UINT, FIELD(server.port),
 	  "104", NULL, 0, 65535, NULL, NULL },
@@ -269,17 +268,6 @@ static char *dup_trimmed(const char *s, size_t len)
 	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 		len--;
 	return strndup(s, len);
-}
-
-/* PS3.5 6.2, AE: 16 bytes of the Default Character Repertoire, no '\'. */
-static const char *check_aetitle(const char *value)
-{
-	const char *p;
-
-	for (p = value; *p; p++)
-		if (*p < 0x20 || *p > 0x7e || *p == '\\')
-			return "must be printable ASCII without '\\'";
-	return NULL;
 }
 
 static const char *check_ipv4(const char *value)

@@ -191,18 +191,6 @@ static struct generation *gen_new(struct config *cfg, char **errmsg)
 	return g;
 }
 
-/* Trailing spaces of an AE title are padding (PS3.5 6.2, AE). */
-static bool aet_equal(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-
-	while (na > 0 && a[na - 1] == ' ')
-		na--;
-	while (nb > 0 && b[nb - 1] == ' ')
-		nb--;
-	return na == nb && memcmp(a, b, na) == 0;
-}
-
 /* Who may associate: the allow list, our AE title, the limit. */
 static enum dcm_refusal admit(void *ctx, const struct dcm_assoc_info *info,
                               const char **why)
@@ -213,7 +201,7 @@ static enum dcm_refusal admit(void *ctx, const struct dcm_assoc_info *info,
 	if (!access_allowed(&cfg->access, info->calling_aet, job->peer, why))
 		return DCM_REFUSE_CALLING_AET;
 	if (cfg->server.check_called_aetitle &&
-	    !aet_equal(info->called_aet, cfg->server.aetitle)) {
+	    !access_aetitle_equal(info->called_aet, cfg->server.aetitle)) {
 		*why = "called ae title is not ours";
 		return DCM_REFUSE_CALLED_AET;
 	}
