@@ -226,9 +226,13 @@ $(BUILD)/wrong/hrauditd: FORCE
 $(BUILD)/hrauditd-real: $(BUILD)/hrauditd.o $(LIB_OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The reliability figures of the run (tests/RELIABILITY.md) go to
+# $(BUILD)/figures/integration.tsv.
 integration: all $(BUILD)/wrong/hrauditd
+	@mkdir -p $(BUILD)/figures && : > $(BUILD)/figures/integration.tsv
 	HRAUDITD=$(BUILD)/hrauditd HRAUDIT=$(BUILD)/hraudit \
-	  HRAUDITD_WRONG=$(BUILD)/wrong/hrauditd bash tests/integration/run.sh
+	  HRAUDITD_WRONG=$(BUILD)/wrong/hrauditd \
+	  FIGURES=$(CURDIR)/$(BUILD)/figures/integration.tsv bash tests/integration/run.sh
 
 # ---- benchmark ----------------------------------------------------------------
 # `make bench`: an optimised hrauditd in its own build dir, measured beside

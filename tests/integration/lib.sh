@@ -193,6 +193,16 @@ daemon_stop() {
 	return 0
 }
 
+# ---- reliability figures ---------------------------------------------------
+# figure NAME VALUE: records one figure of the test that runs (FIGURE_TEST)
+# as a line "TEST<TAB>NAME<TAB>VALUE" in the file $FIGURES, when it is set.
+# tests/figures.sh totals them for tests/RELIABILITY.md.  The names in use:
+# faults_injected, faults_survived, bad_inputs, acknowledged, lost.
+figure() {
+	[ -n "${FIGURES-}" ] || return 0
+	printf '%s\t%s\t%s\n' "${FIGURE_TEST:-unknown}" "$1" "$2" >>"$FIGURES"
+}
+
 # log_tail FILE [N]: the last N lines of FILE, each prefixed "#   ".
 log_tail() {
 	[ -s "$1" ] || { echo "#   (${1##*/} is empty)"; return 0; }

@@ -13,6 +13,7 @@
 #                      in the repository; relative paths are taken from the
 #                      current directory)
 #   KEEP=1             keep the temporary directory (its path is printed)
+#   FIGURES=FILE       append the reliability figures (lib.sh's figure) there
 # Output: "ok NAME" or "FAIL NAME: reason" (details and the daemon's log on
 # lines starting with '#'), then "N passed, N failed".  Exit status 1 if any
 # test failed.
@@ -207,6 +208,7 @@ run_test() {
 	selected "$name" || return 0
 	ERRS=()
 	DAEMON_LOG=
+	FIGURE_TEST=$name
 	TEST_DIR=$T/$name
 	mkdir -p "$TEST_DIR"
 	"$fn"

@@ -94,7 +94,7 @@ fault_relaunch() {
 # fails: one that committed every fourth batch only lost 22-39 of 63.)
 test_crash_kill9() {
 	local dir=$TEST_DIR/work senders=3 copies=9 min_kills=20 kills=0 i p
-	local pids=() deadline t0 n_acked lost db retries busy kills_busy=0
+	local pids=() deadline t0 n_acked lost db retries busy kills_busy=0 survived=0
 	t0=$(date +%s%N)
 	mkdir -p "$dir"
 	fault_workload "$dir" "$copies" "$senders" 2>"$dir/workload.err" ||
@@ -128,6 +128,7 @@ test_crash_kill9() {
 			err "hrauditd did not come back after kill $kills: $(tail -n 3 "$DAEMON_LOG" | tr '\n' ' ')"
 			break
 		fi
+		survived=$((survived + 1))
 	done
 	for p in "${pids[@]}"; do
 		wait "$p"
@@ -164,12 +165,17 @@ test_crash_kill9() {
 
 	# And it starts again on what the crashes left, and stops cleanly.
 	if fault_relaunch; then
+		survived=$((survived + 1))
 		daemon_stop
 		[ "$DAEMON_STATUS" = 0 ] || err "hrauditd exited $DAEMON_STATUS after SIGTERM"
 		expect_sql "$db" "PRAGMA integrity_check" ok "integrity_check after the restart"
 	else
 		err "hrauditd did not start after the last kill"
 	fi
+	figure faults_injected "$kills"
+	figure faults_survived "$survived"
+	figure acknowledged "$n_acked"
+	figure lost "$lost"
 	echo "# crash-kill9: kills $kills ($kills_busy while sending), acknowledged $n_acked," \
 		"lost $lost, failed attempts retried $retries," \
 		"runtime $((($(date +%s%N) - t0) / 1000000)) ms"
