@@ -36,6 +36,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/test_service.sh"
 # shellcheck source=tests/integration/test_faults.sh
 . "$here/test_faults.sh"
+# shellcheck source=tests/integration/test_badinput.sh
+. "$here/test_badinput.sh"
 
 abspath() {
 	case $1 in
@@ -51,7 +53,8 @@ TESTS=(storescu storescu-parallel gdcmscu reparse config-misspelt-key cli-bad-ar
 TESTS+=(import export-dates-atomic export-units year report)
 TESTS+=(install-layout unit-security man-lint)
 TESTS+=(notify reload access-refused tls stalled-client db-permissions)
-TESTS+=(crash-kill9)
+TESTS+=(crash-kill9 disk-full busy-database)
+TESTS+=(bad-network idle-connections bad-dicom)
 
 # ---- the study, as the database should record it ---------------------------
 
