@@ -229,6 +229,43 @@ static size_t clamp_lengths(const Uint8 *b, size_t len, bool explicit_vr,
 	return len;
 }
 
+/* Most bytes a deflated data set is inflated to: the bound of a file's. */
+#define INFLATED_HEADER_MAX (64u << 20)
+
+/*
+ * A deflated data set (PS3.5 A.5) is inflated here, through the toolkit's
+ * own filter, into out: up to where top-level Pixel Data begins, the end
+ * of the bytes, or INFLATED_HEADER_MAX.  The caller then parses it as the
+ * explicit VR little endian it is, its lengths clamped like any other (the
+ * toolkit, left to inflate as it reads, would allocate whatever lengths
+ * the inflated bytes declare).  Bytes that stop inflating end the data.
+ */
+static void inflate_header(const void *buf, size_t len, OFVector<Uint8> &out)
+{
+	DcmInputBufferStream in;
+	size_t walk_at = 1u << 16;
+
+	in.setBuffer(buf, (offile_off_t)len);
+	in.setEos();
+	if (in.installCompressionFilter(ESC_zlib).bad())
+		return;
+	while (out.size() < INFLATED_HEADER_MAX && in.good() && !in.eos()) {
+		size_t at = out.size();
+		out.resize(at + (1u << 16));
+		offile_off_t n = in.read(&out[at], 1u << 16);
+		out.resize(at + (n > 0 ? (size_t)n : 0));
+		if (n <= 0)
+			break;
+		if (out.size() >= walk_at) {      /* as HeaderConsumer walks */
+			bool damaged = false;
+			walk_at = out.size() * 2;
+			if (clamp_lengths(&out[0], out.size(), true, false,
+			                  &damaged) < out.size() && !damaged)
+				break;
+		}
+	}
+}
+
 extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
                                 struct dcm_header **out, bool *truncated,
                                 char **errmsg)
@@ -244,20 +281,24 @@ extern "C" int dcm_header_parse(const void *buf, size_t len, const char *ts_uid,
 			errmsg_set(errmsg, "unknown transfer syntax '%s'", ts_uid);
 			return -EINVAL;
 		}
-		size_t usable = len;
+		OFVector<Uint8> inflated;
+		if (x == EXS_DeflatedLittleEndianExplicit) {
+			inflate_header(buf, len, inflated);
+			if (inflated.empty() && len > 0) {
+				errmsg_set(errmsg, "cannot inflate data set");
+				return -EINVAL;
+			}
+			buf = inflated.empty() ? NULL : &inflated[0];
+			len = inflated.size();
+			x = EXS_LittleEndianExplicit;
+		}
 		bool damaged = false;
-		if (x != EXS_DeflatedLittleEndianExplicit)
-			usable = clamp_lengths((const Uint8 *)buf, len,
-			                       x != EXS_LittleEndianImplicit,
-			                       x == EXS_BigEndianExplicit, &damaged);
+		size_t usable = clamp_lengths((const Uint8 *)buf, len,
+		                              x != EXS_LittleEndianImplicit,
+		                              x == EXS_BigEndianExplicit, &damaged);
 		DcmInputBufferStream in;
 		in.setBuffer(buf, (offile_off_t)usable);
 		in.setEos();
-		if (x == EXS_DeflatedLittleEndianExplicit &&
-		    in.installCompressionFilter(ESC_zlib).bad()) {
-			errmsg_set(errmsg, "cannot inflate data set");
-			return -EINVAL;
-		}
 		h = new struct dcm_header;
 		h->ds = new DcmDataset;
 		h->ds->transferInit();

@@ -29,6 +29,7 @@
 
 #define TS_EXPLICIT "1.2.840.10008.1.2.1"
 #define TS_IMPLICIT "1.2.840.10008.1.2"
+#define TS_DEFLATED "1.2.840.10008.1.2.1.99"
 
 #define TAG_SOP_CLASS_UID     DCM_TAG(0x0008, 0x0016)
 #define TAG_SOP_INSTANCE_UID  DCM_TAG(0x0008, 0x0018)
@@ -598,6 +599,75 @@ static void test_dcm__survives_a_length_beyond_the_buffer(void **state)
 	bytes_free(&b);
 }
 
+/* b as a deflated data set (PS3.5 A.5): raw deflate (RFC 1951), one
+ * stored block, so no compressor is needed. */
+static void deflate_stored(const struct bytes *b, struct bytes *out)
+{
+	uint8_t head[5] = {0x01, (uint8_t)b->len, (uint8_t)(b->len >> 8),
+	                   (uint8_t)~b->len, (uint8_t)(~b->len >> 8)};
+
+	assert_true(b->len <= 0xFFFF);
+	put(out, head, sizeof head);
+	put(out, b->p, b->len);
+}
+
+/* The toolkit installs its inflater itself: one of ours as well made
+ * every deflated data set fail ("too many compression filters"). */
+static void test_dcm__parses_a_deflated_data_set(void **state)
+{
+	struct bytes b = {0}, z = {0};
+	struct dcm_header *h;
+	bool truncated = true;
+
+	(void)state;
+	put_ct_header(&b);
+	deflate_stored(&b, &z);
+	h = parse_ok(&z, TS_DEFLATED, &truncated);
+	assert_false(truncated);
+	assert_ct_header(h);
+	dcm_header_free(h);
+	bytes_free(&b);
+	bytes_free(&z);
+}
+
+/* Inflated bytes have their lengths clamped like any others: a 4 GiB
+ * length is cut, not allocated; what comes before it is kept. */
+static void test_dcm__clamps_the_lengths_of_a_deflated_data_set(void **state)
+{
+	struct bytes b = {0}, z = {0};
+	struct dcm_header *h;
+	bool truncated = false;
+	char buf[64];
+
+	(void)state;
+	put_str(&b, TAG_SOP_INSTANCE_UID, "UI", SOP_UID);
+	put_header(&b, DCM_TAG(0x0018, 0x0022), "UT", 0xFFFFFFF0u);
+	put(&b, "XOP\\", 4);
+	deflate_stored(&b, &z);
+	h = parse_ok(&z, TS_DEFLATED, &truncated);
+	assert_value(h, TAG_SOP_INSTANCE_UID, SOP_UID);
+	assert_true(truncated);
+	assert_int_equal(dcm_header_string(h, TAG_SCAN_OPTIONS, buf, sizeof buf),
+	                 -ENOENT);
+	dcm_header_free(h);
+	bytes_free(&b);
+	bytes_free(&z);
+}
+
+static void test_dcm__rejects_bytes_that_do_not_inflate(void **state)
+{
+	static const uint8_t junk[] = {0x07, 0xFF, 0xFF, 0xFF, 0xFF, 0x00};
+	struct dcm_header *h = NULL;
+	char *err = NULL;
+
+	(void)state;
+	assert_int_equal(parse(junk, sizeof junk, TS_DEFLATED, &h, NULL, &err),
+	                 -EINVAL);
+	assert_null(h);
+	assert_non_null(err);
+	free(err);
+}
+
 static void test_dcm__stops_at_pixel_data(void **state)
 {
 	struct bytes b = {0};
@@ -889,6 +959,9 @@ int main(void)
 		cmocka_unit_test(test_dcm__survives_garbage),
 		cmocka_unit_test(test_dcm__rejects_text_that_is_not_a_data_set),
 		cmocka_unit_test(test_dcm__survives_a_length_beyond_the_buffer),
+		cmocka_unit_test(test_dcm__parses_a_deflated_data_set),
+		cmocka_unit_test(test_dcm__clamps_the_lengths_of_a_deflated_data_set),
+		cmocka_unit_test(test_dcm__rejects_bytes_that_do_not_inflate),
 		cmocka_unit_test(test_dcm__stops_at_pixel_data),
 		cmocka_unit_test(test_dcm__stops_at_encapsulated_pixel_data),
 		cmocka_unit_test(test_dcm__converts_latin1_to_utf8),
