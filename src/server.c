@@ -481,17 +481,20 @@ static uint32_t first_message_bytes(enum listener kind, const unsigned char *hdr
 }
 
 /*
- * A pending connection is readable: at least p->need bytes are there.
- * Returns true when it was handed over or dropped (slot i is then reused).
+ * A pending connection is readable: at least p->need bytes are there, or
+ * the peer has closed its side (revents has POLLRDHUP, POLLHUP or
+ * POLLERR), when fewer may be.  Returns true when it was handed over or
+ * dropped (slot i is then reused).
  */
-static bool advance_pending(struct server *srv, size_t i)
+static bool advance_pending(struct server *srv, size_t i, short revents)
 {
 	struct pending *p = &srv->pending[i];
 	unsigned char hdr[6];
 	const char *why = NULL;
 	ssize_t n;
 	uint32_t len;
-	int need, header = p->kind == TLS ? 5 : 6;
+	int need, avail = 0, header = p->kind == TLS ? 5 : 6;
+	bool hup;
 
 	n = recv(p->fd, hdr, sizeof hdr, MSG_PEEK | MSG_DONTWAIT);
 	if (n == 0) {
@@ -509,24 +512,29 @@ static bool advance_pending(struct server *srv, size_t i)
 		drop_pending(srv, i, why);
 		return true;
 	}
-	if (n < header)
-		return false;
+	/* Closed before the rest can come: poll would report it again at
+	 * once, for ever (SO_RCVLOWAT does not hold back end of file). */
+	hup = revents & (POLLRDHUP | POLLHUP | POLLERR);
+	if (n < header) {
+		if (hup)
+			drop_pending(srv, i, "closed in the middle of its first pdu");
+		return hup;
+	}
 	len = first_message_bytes(p->kind, hdr, &why);
 	if (len == 0) {
 		drop_pending(srv, i, why);
 		return true;
 	}
 	need = len > ASSOC_RQ_WAIT_BYTES ? ASSOC_RQ_WAIT_BYTES : (int)len;
-	if (p->need < need) {
-		int avail = 0;
-
+	if (ioctl(p->fd, FIONREAD, &avail) == 0 && avail < need) {
+		if (hup) {
+			drop_pending(srv, i, "closed in the middle of its first pdu");
+			return true;
+		}
 		p->need = need;
-		if (ioctl(p->fd, FIONREAD, &avail) == 0 && avail >= need)
-			goto ready;
 		setsockopt(p->fd, SOL_SOCKET, SO_RCVLOWAT, &need, sizeof need);
 		return false;
 	}
-ready:
 	start_association(srv, p);
 	srv->pending[i] = srv->pending[--srv->npending];
 	return true;
@@ -739,7 +747,8 @@ int server_poll(struct server *srv, int timeout_ms)
 		}
 	nl = n;
 	for (size_t i = 0; i < srv->npending; i++)
-		pfd[n++] = (struct pollfd){.fd = srv->pending[i].fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = srv->pending[i].fd,
+		                           .events = POLLIN | POLLRDHUP};
 	/* Pending deadlines are checked at least every 200 ms. */
 	r = poll(pfd, n, timeout_ms < 200 ? timeout_ms : 200);
 	if (r < 0) {
@@ -750,8 +759,8 @@ int server_poll(struct server *srv, int timeout_ms)
 	}
 	/* Pending connections first, from the end: slots move down. */
 	for (size_t i = n; i-- > nl && r > 0;)
-		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
-			advance_pending(srv, i - nl);
+		if (pfd[i].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
+			advance_pending(srv, i - nl, pfd[i].revents);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (size_t i = srv->npending; i-- > 0;)
 		if (expired(&srv->pending[i].deadline, &now))
