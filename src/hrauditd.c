@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,41 @@ static int load_config(const char *path, char **overrides, size_t n,
 	if (r == 0)
 		r = config_check(cfg, err);
 	return r;
+}
+
+/*
+ * Descriptors the server may hold at once: 1024 connections waiting for
+ * their association request (server.c), two per association (ours and the
+ * toolkit's), and a margin for the listeners, the database and the log.
+ */
+static rlim_t fds_needed(const struct config *cfg)
+{
+	return 1024 + 2 * (rlim_t)cfg->server.max_associations + 64;
+}
+
+/*
+ * The soft limit on open files is often 1024, below what fds_needed()
+ * asks; raise it to the hard limit, as is common practice for servers,
+ * and warn when even that is too low (LimitNOFILE= in the unit).
+ */
+static void raise_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < fds_needed(cfg)) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < fds_needed(cfg))
+		log_warn("open file limit %llu is below the %llu descriptors "
+		         "that max_associations %u and 1024 waiting connections "
+		         "may take; raise it (LimitNOFILE=)",
+		         (unsigned long long)rl.rlim_cur,
+		         (unsigned long long)fds_needed(cfg),
+		         cfg->server.max_associations);
 }
 
 static double now_s(void)
@@ -172,6 +208,7 @@ int main(int argc, char **argv)
 	}
 
 	log_init("hrauditd", foreground, cfg.log.level);
+	raise_fd_limit(&cfg);
 	/* DCMTK reads this when it sets up a connection (DCMTK.md); the
 	 * listener sets TCP_NODELAY on accepted sockets itself too. */
 	setenv("TCP_NODELAY", "1", 1);
