@@ -22,49 +22,14 @@ stall (refused connection, no A-ASSOCIATE-AC).
 """
 
 import argparse
+import os
 import socket
 import struct
 import sys
 import time
 
-APP_CONTEXT = "1.2.840.10008.3.1.1.1"
-VERIFICATION = "1.2.840.10008.1.1"
-IMPLICIT_LE = "1.2.840.10008.1.2"
-IMPL_CLASS_UID = "1.2.826.0.1.3680043.10.1234.99.1"
-
-
-def item(kind, body):
-    """A PS3.8 item: type, reserved byte, 2-byte big-endian length, body."""
-    return struct.pack(">BBH", kind, 0, len(body)) + body
-
-
-def uid(u):
-    return u.encode("ascii")
-
-
-def ae(title):
-    return title.encode("ascii").ljust(16, b" ")[:16]
-
-
-def associate_rq(calling, called):
-    pc = (struct.pack(">BBBB", 1, 0, 0, 0)
-          + item(0x30, uid(VERIFICATION))
-          + item(0x40, uid(IMPLICIT_LE)))
-    user = (item(0x51, struct.pack(">I", 16384))
-            + item(0x52, uid(IMPL_CLASS_UID)))
-    body = (struct.pack(">HH", 1, 0) + ae(called) + ae(calling) + bytes(32)
-            + item(0x10, uid(APP_CONTEXT)) + item(0x20, pc) + item(0x50, user))
-    return struct.pack(">BBI", 0x01, 0, len(body)) + body
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("closed after %d of %d bytes" % (len(buf), n))
-        buf += chunk
-    return buf
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dicom_peer import associate_rq, recv_exact  # noqa: E402  the PDUs, once
 
 
 def wait_closed(s, limit):
