@@ -110,18 +110,28 @@ $(BUILD)/test_%: $(BUILD)/test_%.o $(LIB_OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 # ---- fuzzing ------------------------------------------------------------------
-# libFuzzer targets (clang), with ASan and UBSan, in their own build dir.
-# `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` (part of make
-# test) for FUZZ_SMOKE_SECONDS, seeded from tests/fuzz/corpus and the dumps.
+# libFuzzer targets (clang), with ASan and UBSan, in their own build dir:
+# fuzz_scanopts (a Scan Options value), fuzz_header (data set bytes through
+# the parser and extraction) and fuzz_ingest (data set bytes through the
+# shim's receive path, ingest and an in-memory store, with invariants on
+# the row; tests/fuzz/fuzz_ingest.c).  `make fuzz` runs each, one process,
+# for FUZZ_SECONDS; `make fuzz-smoke` (part of make test) for
+# FUZZ_SMOKE_SECONDS, seeded from tests/fuzz/corpus and the test dumps.
+# Any crash, leak, timeout or sanitizer report fails the target (the input
+# is left in $(FUZZ_BUILD)/crash-*, leak-*, timeout-*); each run writes
+# "fuzz_TARGET<TAB>bad_inputs<TAB>executions" lines to
+# $(BUILD)/figures/fuzz.tsv (tests/figures.sh).
 
 FUZZ_BUILD  = $(BUILD)/fuzz
 FUZZ_SECONDS ?= 600
-FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 7
 FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -std=c11 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude
 FUZZ_CXXFLAGS = -std=c++17 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude
 FUZZ_OBJS   = $(patsubst $(BUILD)/%,$(FUZZ_BUILD)/%,$(LIB_OBJS))
-FUZZERS     = $(FUZZ_BUILD)/fuzz_scanopts $(FUZZ_BUILD)/fuzz_header
+FUZZERS     = $(FUZZ_BUILD)/fuzz_scanopts $(FUZZ_BUILD)/fuzz_header \
+              $(FUZZ_BUILD)/fuzz_ingest
+FUZZ_FIGURES = $(BUILD)/figures/fuzz.tsv
 
 $(FUZZ_BUILD):
 	@mkdir -p $@
@@ -153,25 +163,59 @@ $(FUZZ_BUILD)/corpus-header: tests/data/study.dump $(wildcard tests/data/series-
 	  rm $@.tmp/$$n.txt $@.tmp/$$n.ds || exit 1; \
 	done; mv $@.tmp $@
 
-fuzzers: $(FUZZERS) $(FUZZ_BUILD)/corpus-header
+# Seeds for the ingest target: each test object, and a two-frame Enhanced
+# CT (study.dump less its Image Orientation, bench/enhanced-ct.dump,
+# tests/fuzz/enhanced-frames.dump), with selector bytes (fuzz_ingest.c)
+# 0-3: the four transfer syntaxes in one piece; 4: explicit VR little
+# endian byte by byte; 80: in pieces of 1000 and 3 bytes, header limit 300.
+$(FUZZ_BUILD)/corpus-ingest: tests/data/study.dump $(wildcard tests/data/series-*.dump) \
+                             bench/enhanced-ct.dump tests/fuzz/enhanced-frames.dump | $(FUZZ_BUILD)
+	@rm -rf $@ $@.tmp && mkdir -p $@.tmp
+	@for s in tests/data/series-*.dump enhanced; do \
+	  n=$$(basename $$s .dump); \
+	  if [ $$n = enhanced ]; then \
+	    grep -v '^(0020,0037)' tests/data/study.dump && \
+	    cat bench/enhanced-ct.dump tests/fuzz/enhanced-frames.dump; \
+	  else cat tests/data/study.dump $$s; fi > $@.tmp/$$n.txt || exit 1; \
+	  for t in 0:e 1:i 2:b 3:d 4:e 80:e; do \
+	    sel=$${t%:*}; \
+	    dump2dcm -q -F +t$${t#*:} $@.tmp/$$n.txt $@.tmp/$$n.ds && \
+	    { printf "\\$$(printf %03o $$sel)"; cat $@.tmp/$$n.ds; } > $@.tmp/$$n-$$sel || exit 1; \
+	  done; rm -f $@.tmp/$$n.txt $@.tmp/$$n.ds; \
+	done; mv $@.tmp $@
 
-# run_fuzzer TARGET SECONDS SEEDS...: new inputs go to a scratch corpus
+fuzzers: $(FUZZERS) $(FUZZ_BUILD)/corpus-header $(FUZZ_BUILD)/corpus-ingest
+
+# run_fuzzer TARGET SECONDS SEEDS...: new inputs go to a scratch corpus;
+# the executions (libFuzzer's "Done N runs", or the last "#N" line of a run
+# that stopped on a finding) go to FUZZ_FIGURES as bad inputs tried.
 define run_fuzzer
-	@mkdir -p $(FUZZ_BUILD)/work-$(1)
+	@mkdir -p $(FUZZ_BUILD)/work-$(1) $(dir $(FUZZ_FIGURES))
 	@echo "fuzz_$(1): $(2) s"; \
-	$(FUZZ_BUILD)/fuzz_$(1) -max_total_time=$(2) -max_len=65536 \
-	  $(FUZZ_BUILD)/work-$(1) $(3) > $(FUZZ_BUILD)/fuzz_$(1).log 2>&1; \
+	$(FUZZ_BUILD)/fuzz_$(1) -max_total_time=$(2) -max_len=65536 -timeout=10 \
+	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/work-$(1) $(3) \
+	  > $(FUZZ_BUILD)/fuzz_$(1).log 2>&1; \
 	st=$$?; grep -E '^Done|ERROR|SUMMARY' $(FUZZ_BUILD)/fuzz_$(1).log; \
+	n=$$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' $(FUZZ_BUILD)/fuzz_$(1).log); \
+	[ -n "$$n" ] || n=$$(grep -o '^#[0-9]*' $(FUZZ_BUILD)/fuzz_$(1).log | tail -1 | tr -d '#'); \
+	printf 'fuzz_%s\tbad_inputs\t%s\n' $(1) "$${n:-0}" >> $(FUZZ_FIGURES); \
 	[ $$st -eq 0 ] || { tail -40 $(FUZZ_BUILD)/fuzz_$(1).log; exit $$st; }
 endef
 
+# Regression inputs of the ingest target (bugs it found), when there are any.
+FUZZ_INGEST_SEEDS = $(FUZZ_BUILD)/corpus-ingest $(wildcard tests/fuzz/corpus/ingest)
+
 fuzz-smoke: fuzzers
+	@mkdir -p $(dir $(FUZZ_FIGURES)) && : > $(FUZZ_FIGURES)
 	$(call run_fuzzer,scanopts,$(FUZZ_SMOKE_SECONDS),tests/fuzz/corpus/scanopts)
 	$(call run_fuzzer,header,$(FUZZ_SMOKE_SECONDS),$(FUZZ_BUILD)/corpus-header)
+	$(call run_fuzzer,ingest,$(FUZZ_SMOKE_SECONDS),$(FUZZ_INGEST_SEEDS))
 
 fuzz: fuzzers
+	@mkdir -p $(dir $(FUZZ_FIGURES)) && : > $(FUZZ_FIGURES)
 	$(call run_fuzzer,scanopts,$(FUZZ_SECONDS),tests/fuzz/corpus/scanopts)
 	$(call run_fuzzer,header,$(FUZZ_SECONDS),$(FUZZ_BUILD)/corpus-header)
+	$(call run_fuzzer,ingest,$(FUZZ_SECONDS),$(FUZZ_INGEST_SEEDS))
 
 # ---- set-up -----------------------------------------------------------------
 

@@ -238,6 +238,22 @@ int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 
 void dcm_assoc_free(struct dcm_assoc *a);
 
+/*
+ * What dcm_assoc_serve() does with one C-STORE data set once DIMSE hands
+ * over its bytes, with the bytes taken from memory instead of a socket:
+ * buf[0..len) arrives in pieces of pieces[0], pieces[1], ... bytes (the
+ * list repeats; a 0 counts as 1; npieces 0: all at once), through the
+ * same bounded buffer (the first max_header_bytes, nothing after
+ * top-level Pixel Data), early store, header parse and callback as a data
+ * set in transfer syntax ts_uid.  The request's SOP class and instance
+ * UIDs are empty.  For tests and fuzzing of the receive path.
+ * Returns fn's status (>= 0), or -ENOMEM / -EIO with *errmsg.
+ */
+int dcm_receive_buffer(const void *buf, size_t len, const char *ts_uid,
+                       size_t max_header_bytes, const size_t *pieces,
+                       size_t npieces, dcm_store_fn fn, void *ctx,
+                       char **errmsg);
+
 #ifdef __cplusplus
 }
 #endif

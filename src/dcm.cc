@@ -1208,6 +1208,34 @@ private:
 	const T_DIMSE_C_StoreRQ *req_;
 };
 
+/* Before a data set arrives in transfer syntax ts: hc empties, and hands
+ * the header to early as soon as Pixel Data begins. */
+static void receive_begin(HeaderConsumer &hc, EarlyStore &early,
+                          const char *ts, const T_DIMSE_C_StoreRQ *req)
+{
+	hc.reset(xfer_of(ts));
+	hc.on_header = [&hc, &early, ts, req](size_t len) {
+		early.start(hc.data(), len, ts, req);
+	};
+}
+
+/* After it: the status, from the early store if it started (waited for
+ * even when receiving failed), else decided now from the bytes kept, once
+ * they have all arrived (received); 0 when they have not. */
+static uint16_t receive_end(HeaderConsumer &hc, EarlyStore &early,
+                            bool received, const char *ts,
+                            const T_DIMSE_C_StoreRQ *req, dcm_store_fn fn,
+                            void *ctx)
+{
+	hc.on_header = nullptr;
+	if (early.started())
+		return early.wait();
+	if (!received)
+		return 0;
+	return decide(hc.data(), hc.length(), hc.cut(), hc.total(), ts, req,
+	              fn, ctx);
+}
+
 /* Receives one C-STORE data set, lets fn decide (early, from its header,
  * when it can), answers. */
 static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
@@ -1223,29 +1251,21 @@ static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
 		errmsg_set(errmsg, "c-store on unknown presentation context %d", pid);
 		return -EPROTO;
 	}
-	hc.reset(xfer_of(pc.acceptedTransferSyntax));
-	hc.on_header = [&](size_t len) {
-		early.start(hc.data(), len, pc.acceptedTransferSyntax, req);
-	};
+	receive_begin(hc, early, pc.acceptedTransferSyntax, req);
 	{
 		HeaderStream hs(&hc);
 		c = DIMSE_receiveDataSetInFile(a->assoc, DIMSE_NONBLOCKING,
 		                               a->net->dimse_timeout_s, &pid, &hs,
 		                               NULL, NULL);
 	}
-	hc.on_header = nullptr;
 	memset(&rsp, 0, sizeof rsp);
-	bool was_early = early.started();
-	if (was_early)
-		rsp.DimseStatus = early.wait();   /* even when receiving failed */
+	rsp.DimseStatus = receive_end(hc, early, c.good(),
+	                              pc.acceptedTransferSyntax, req, fn, ctx);
 	if (c.bad()) {
 		errmsg_set(errmsg, "receiving data set of '%s': %s",
 		        req->AffectedSOPInstanceUID, c.text());
 		return c == DIMSE_NODATAAVAILABLE ? -ETIMEDOUT : -EPROTO;
 	}
-	if (!was_early)
-		rsp.DimseStatus = decide(hc.data(), hc.length(), hc.cut(), hc.total(),
-		                         pc.acceptedTransferSyntax, req, fn, ctx);
 	rsp.MessageIDBeingRespondedTo = req->MessageID;
 	rsp.DataSetType = DIMSE_DATASET_NULL;
 	OFStandard::strlcpy(rsp.AffectedSOPClassUID, req->AffectedSOPClassUID,
@@ -1353,6 +1373,37 @@ extern "C" int dcm_assoc_serve(struct dcm_assoc *a, dcm_store_fn fn, void *ctx,
 	} catch (...) {
 	}
 	return -EIO;
+}
+
+extern "C" int dcm_receive_buffer(const void *buf, size_t len,
+                                  const char *ts_uid, size_t max_header_bytes,
+                                  const size_t *pieces, size_t npieces,
+                                  dcm_store_fn fn, void *ctx, char **errmsg)
+{
+	try {
+		const unsigned char *b = (const unsigned char *)buf;
+		T_DIMSE_C_StoreRQ req;
+		size_t off = 0, i = 0;
+
+		quiet_toolkit();
+		memset(&req, 0, sizeof req);
+		HeaderConsumer hc(max_header_bytes);
+		EarlyStore early(fn, ctx);
+		receive_begin(hc, early, ts_uid, &req);
+		while (off < len) {
+			size_t n = npieces ? pieces[i++ % npieces] : len;
+			n = n < 1 ? 1 : n < len - off ? n : len - off;
+			hc.write(b + off, (offile_off_t)n);
+			off += n;
+		}
+		return receive_end(hc, early, true, ts_uid, &req, fn, ctx);
+	} catch (const std::bad_alloc &) {
+		errmsg_set(errmsg, "out of memory receiving data set");
+		return -ENOMEM;
+	} catch (...) {
+		errmsg_set(errmsg, "unexpected error receiving data set");
+		return -EIO;
+	}
 }
 
 extern "C" void dcm_assoc_free(struct dcm_assoc *a)
