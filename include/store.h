@@ -63,7 +63,8 @@ enum store_outcome {
  * hash), so the row does not depend on the order of arrival.
  * received_utc: ISO 8601 time of arrival; calling_aet: sender's AE title.
  * Returns 0 with *outcome set, or -EBUSY (lock not obtained in time),
- * -ENOSPC (disk or database full), -EIO; the database is then unchanged.
+ * -ENOSPC (disk or database full), -EIO; the database is then unchanged,
+ * and *errmsg (if errmsg is not NULL) the reason, without the instance.
  */
 int store_record(struct store *s, const struct instance_info *info,
                  const char *raw_json, bool cardiac, const char *received_utc,

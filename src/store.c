@@ -201,10 +201,17 @@ static int migrate(sqlite3 *db, char **errmsg)
 		if (rc != SQLITE_OK)
 			goto fail;
 	}
-	snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %zu",
-	         STORE_APPLICATION_ID, store_schema_count);
-	if ((rc = sqlite3_exec(db, sql, NULL, NULL, &err)) != SQLITE_OK ||
-	    (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &err)) != SQLITE_OK)
+	/* A current database is not written: the daemon then starts on a
+	 * full disk, and answers 0xA700 until there is room again. */
+	if (app != STORE_APPLICATION_ID || version != (int)store_schema_count) {
+		snprintf(sql, sizeof sql, "PRAGMA application_id = %d; "
+		         "PRAGMA user_version = %zu", STORE_APPLICATION_ID,
+		         store_schema_count);
+		rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
+	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &err)) != SQLITE_OK)
 		goto fail;
 	return 0;
 fail:
@@ -541,11 +548,12 @@ static int run(sqlite3_stmt *st)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+/* The message is the reason alone: the callers name the instance (the
+ * daemon's log line) or the file (hraudit import). */
 static void item_fail(struct store_item *it, int rc)
 {
 	it->r = errno_of(rc);
-	errmsg_set(&it->errmsg, "cannot record instance '%s': %s",
-	           it->info->sop_instance_uid, sqlite3_errstr(rc));
+	errmsg_set(&it->errmsg, "%s", sqlite3_errstr(rc));
 }
 
 int store_record_batch(struct store *s, struct store_item *items, size_t n)
