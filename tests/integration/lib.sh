@@ -193,6 +193,83 @@ daemon_stop() {
 	return 0
 }
 
+# ---- Orthanc: the PACS of the PACS tests ----------------------------------
+# orthanc_start DIR [LUA [MODALITIES]]
+#   Starts Orthanc (Debian's package) with its storage and configuration in
+#   DIR: AE title ORTHANC on a free port (ORTHANC_PORT), the REST API on
+#   another, localhost only (ORTHANC_HTTP), the Lua script LUA if given (""
+#   for none), and MODALITIES as its DicomModalities (a JSON object, "{}" by
+#   default), e.g. '{"hraudit": ["HRAUDIT", "127.0.0.1", 11112]}'.  Any
+#   peer may store, find, get and move.  Waits until both ports answer;
+#   sets ORTHANC_PID, or returns non-zero with ORTHANC_ERROR set.
+orthanc_start() {
+	local dir=$1 lua=${2-} modalities=${3:-"{}"} i
+	ORTHANC_PID= ORTHANC_ERROR=
+	command -v Orthanc >/dev/null 2>&1 ||
+		{ ORTHANC_ERROR="no Orthanc (install the orthanc package)"; return 1; }
+	ORTHANC_PORT=$(free_port) && ORTHANC_HTTP=$(free_port) ||
+		{ ORTHANC_ERROR="no free port"; return 1; }
+	mkdir -p "$dir/storage" "$dir/index" || return 1
+	cat >"$dir/orthanc.json" <<EOF_ORTHANC
+{
+  "Name": "hraudit-test-pacs",
+  "StorageDirectory": "$dir/storage",
+  "IndexDirectory": "$dir/index",
+  "LuaScripts": [ ${lua:+"\"$lua\""} ],
+  "Plugins": [ ],
+  "HttpPort": $ORTHANC_HTTP,
+  "RemoteAccessAllowed": false,
+  "AuthenticationEnabled": false,
+  "DicomAet": "ORTHANC",
+  "DicomPort": $ORTHANC_PORT,
+  "DicomCheckCalledAet": false,
+  "DicomAlwaysAllowStore": true,
+  "DicomAlwaysAllowEcho": true,
+  "DicomAlwaysAllowFind": true,
+  "DicomAlwaysAllowGet": true,
+  "DicomAlwaysAllowMove": true,
+  "DicomCheckModalityHost": false,
+  "DicomModalities": $modalities,
+  "SaveJobs": false
+}
+EOF_ORTHANC
+	Orthanc "$dir/orthanc.json" >>"$dir/orthanc.log" 2>&1 &
+	ORTHANC_PID=$!
+	for ((i = 0; i < 300; i++)); do
+		if echoscu -to 2 -ta 2 -td 2 -aet TESTSCU -aec ORTHANC 127.0.0.1 \
+			"$ORTHANC_PORT" >/dev/null 2>&1 &&
+			python3 -c 'import sys, urllib.request
+urllib.request.urlopen("http://127.0.0.1:%s/system" % sys.argv[1], timeout=2)' \
+				"$ORTHANC_HTTP" 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "$ORTHANC_PID" 2>/dev/null; then
+			wait "$ORTHANC_PID"
+			ORTHANC_ERROR="Orthanc exited with status $? at start: $(tail -n 3 "$dir/orthanc.log" | tr '\n' ' ')"
+			ORTHANC_PID=
+			return 1
+		fi
+		sleep 0.1
+	done
+	ORTHANC_ERROR="Orthanc did not answer on ports $ORTHANC_PORT/$ORTHANC_HTTP within 30 s"
+	orthanc_stop
+	return 1
+}
+
+# orthanc_stop: SIGTERM, then SIGKILL after 10 s.
+orthanc_stop() {
+	local i
+	[ -n "${ORTHANC_PID-}" ] || return 0
+	kill -TERM "$ORTHANC_PID" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$ORTHANC_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$ORTHANC_PID" 2>/dev/null
+	wait "$ORTHANC_PID" 2>/dev/null
+	ORTHANC_PID=
+}
+
 # ---- reliability figures ---------------------------------------------------
 # figure NAME VALUE: records one figure of the test that runs (FIGURE_TEST)
 # as a line "TEST<TAB>NAME<TAB>VALUE" in the file $FIGURES, when it is set.
