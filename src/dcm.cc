@@ -85,11 +85,16 @@ static bool is_encapsulated_ts(const char *ts)
 }
 
 /* The encoding of the data set in transfer syntax ts: encapsulated syntaxes
- * the toolkit does not know still use explicit VR little endian (PS3.5 A.4). */
+ * the toolkit does not know still use explicit VR little endian (PS3.5 A.4).
+ * DcmXfer also matches names ("Little Endian Implicit") and the empty UID
+ * of its internal big endian implicit: only a syntax's own UID counts. */
 static E_TransferSyntax xfer_of(const char *ts)
 {
-	E_TransferSyntax x = DcmXfer(ts).getXfer();
+	DcmXfer xfer(ts);
+	E_TransferSyntax x = xfer.getXfer();
 
+	if (x == EXS_BigEndianImplicit || strcmp(xfer.getXferID(), ts) != 0)
+		x = EXS_Unknown;
 	if (x == EXS_Unknown && is_encapsulated_ts(ts))
 		x = EXS_LittleEndianExplicit;
 	return x;

@@ -259,6 +259,27 @@ static void test_dcm__rejects_an_unknown_transfer_syntax(void **state)
 	bytes_free(&b);
 }
 
+/* The toolkit's DcmXfer also matches names, and its internal big endian
+ * implicit has an empty UID: neither is a transfer syntax UID. */
+static void test_dcm__rejects_a_transfer_syntax_name_or_an_empty_uid(void **state)
+{
+	static const char *const bad[] = {"", "Little Endian Implicit",
+	                                  "Little Endian Explicit"};
+	struct bytes b = {0};
+
+	(void)state;
+	put_ct_header(&b);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct dcm_header *h = (struct dcm_header *)&h;
+		char *err = NULL;
+
+		assert_int_equal(parse(b.p, b.len, bad[i], &h, NULL, &err), -EINVAL);
+		assert_null(h);
+		free(err);
+	}
+	bytes_free(&b);
+}
+
 static void test_dcm__trims_trailing_padding(void **state)
 {
 	struct bytes b = {0};
@@ -947,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_dcm__parses_implicit_vr_little_endian),
 		cmocka_unit_test(test_dcm__parses_an_encapsulated_syntax_as_explicit),
 		cmocka_unit_test(test_dcm__rejects_an_unknown_transfer_syntax),
+		cmocka_unit_test(test_dcm__rejects_a_transfer_syntax_name_or_an_empty_uid),
 		cmocka_unit_test(test_dcm__trims_trailing_padding),
 		cmocka_unit_test(test_dcm__joins_values_with_backslash),
 		cmocka_unit_test(test_dcm__prints_binary_numbers_in_decimal),
