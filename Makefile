@@ -4,6 +4,9 @@
 #   make run        install what is missing, build, run hrauditd in the foreground
 #   make test       install what is missing, build with -Werror, run every test
 #   make demo       send the bundled sample study to a running `make run`
+#   make soak       the long checks (about 10 minutes): 20 000 instances over
+#                   8 associations with the memory sampled, the integration
+#                   tests under ASan+UBSan, and with hrauditd under valgrind
 #   make install    PREFIX=/usr/local DESTDIR=  (binaries, man pages, units,
 #                   sysusers.d, tmpfiles.d, configuration, sql)
 #   make uninstall  same PREFIX and DESTDIR; keeps the configuration
@@ -293,6 +296,49 @@ bench:
 	  bash bench/run.sh
 
 .PHONY: bench
+
+# ---- soak ---------------------------------------------------------------------
+# `make soak`: the long checks, each run even when one before failed, and
+# failing if any failed:
+#  1. tests/soak/soak.sh: 20 000 instances over 8 associations at once into
+#     the normal build, then 400 short associations; VmRSS, threads and
+#     descriptors sampled; nothing lost, no growth (figures in
+#     $(BUILD)/figures/soak.tsv; the workload cached in $(BUILD)/soak);
+#  2. the integration tests against hrauditd, hraudit and the wrong-parser
+#     daemon built with ASan and UBSan in $(SAN_BUILD);
+#  3. tests/soak/valgrind.sh: integration tests with the normal hrauditd
+#     under valgrind's memcheck ($(BUILD)/valgrind holds the wrapper, logs).
+SAN_BUILD  = $(BUILD)/asan
+SAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
+# DCMTK, OpenSSL and SQLite are not instrumented.  Leaks show at exit; their
+# stacks need the slow unwinder to pass through those libraries, and three
+# are DCMTK's own (tests/soak/lsan.supp).  Slower daemons: longer timeouts.
+SAN_ENV    = ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:detect_stack_use_after_return=1 \
+             LSAN_OPTIONS=suppressions=$(CURDIR)/tests/soak/lsan.supp \
+             UBSAN_OPTIONS=print_stacktrace=1 \
+             DAEMON_START_TIMEOUT_S=30 DAEMON_STOP_TIMEOUT_S=30
+SOAK_PKGS  = dcmtk sqlite3 python3 valgrind libgdcm-tools
+
+soak:
+	$(call install_missing,$(BUILD_PKGS) $(SOAK_PKGS))
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(BUILD)/figures && : > $(BUILD)/figures/soak.tsv
+	@failed=; start=$$(date +%s); \
+	echo "== 1/3 soak: 20 000 instances over 8 associations"; \
+	HRAUDITD=$(BUILD)/hrauditd SOAK_CACHE=$(BUILD)/soak/workload \
+	  FIGURES=$(CURDIR)/$(BUILD)/figures/soak.tsv bash tests/soak/soak.sh || \
+	  failed="$$failed soak"; \
+	echo "== 2/3 integration tests under ASan and UBSan ($(SAN_BUILD))"; \
+	$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CFLAGS='$(SAN_FLAGS)' \
+	  CXXFLAGS='$(SAN_FLAGS)' LDFLAGS='-fsanitize=address,undefined' integration || \
+	  failed="$$failed asan"; \
+	echo "== 3/3 integration tests with hrauditd under valgrind"; \
+	bash tests/soak/valgrind.sh $(BUILD) || failed="$$failed valgrind"; \
+	echo "make soak: $$(($$(date +%s) - start)) s; $${failed:+failed:}$${failed:-all passed}"; \
+	[ -z "$$failed" ]
+
+.PHONY: soak
 
 # ---- install ------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 """gen.py - builds the `make bench` workloads into a cache folder, once.
 
 usage: gen.py DATADIR BENCHDIR OUTDIR
+       gen.py soak DATADIR OUTDIR
 
 DATADIR is tests/data (study.dump, series-a.dump: the fictional Siemens
 cardiac series of the test suite), BENCHDIR is bench/ (enhanced-ct.dump).
@@ -25,6 +26,12 @@ ones; each image is that header with the UID and Instance Number patched,
 followed by the Pixel Data element written here (dump2dcm's '=file' would
 read 1 GiB into memory for the Enhanced CT object).
 
+The soak workload (`make soak`, tests/soak/soak.sh) is 20 000 small CT
+images, 16 x 16 pixels as in study.dump: ten series of 2000 (workload 5),
+built on series-a, -b and -c.dump in turn, into OUTDIR/s01 ... s10/, with
+its own manifest.sh (SOAK_SERIES_k, SOAK_COUNT), uids.tsv (each file's path
+under OUTDIR and its SOP Instance UID) and stamp.
+
 When OUTDIR/stamp matches the inputs, nothing is done: a re-run is quick.
 """
 
@@ -45,6 +52,10 @@ W2_ASSOCIATIONS = 4
 W2_IMAGES = 250
 W3_FRAMES = 2048              # 2048 x 512 KiB = 1 GiB of pixel data
 SOP_CT = "1.2.840.10008.5.1.4.1.1.2"
+SOAK_SERIES = 10
+SOAK_IMAGES = 2000            # per series: 20 000 in all
+SOAK_SIZE = 16                # rows and columns, as in study.dump
+SOAK_DUMPS = ("series-a.dump", "series-b.dump", "series-c.dump")
 VERSION = "1"                 # bump when the output changes
 
 
@@ -58,12 +69,12 @@ def sop_uid(workload, k, i):
     return "%s.3.%d.%d.1%04d" % (ROOT, workload, k, i)
 
 
-def frame_bytes():
-    """One 512 x 512 frame of 16-bit little endian pixels: a diagonal ramp
+def frame_bytes(rows=ROWS, cols=COLS):
+    """One rows x cols frame of 16-bit little endian pixels: a diagonal ramp
     within 12 bits stored (0..4095)."""
-    row = array.array("H", range(COLS))
+    row = array.array("H", range(cols))
     out = array.array("H")
-    for y in range(ROWS):
+    for y in range(rows):
         out.extend(array.array("H", [((x + y) * 4) & 0x0FFF for x in row]))
     if sys.byteorder != "little":
         out.byteswap()
@@ -121,18 +132,20 @@ def study_lines(data):
                      {"7fe0,0010", "0028,0010", "0028,0011"})
 
 
-def ct_series(data, out, workload, k, count, frame):
-    """count CT images of series (workload, k) into folder out."""
+def ct_series(data, out, workload, k, count, frame, size=ROWS,
+              dump="series-a.dump"):
+    """count CT images of series (workload, k), size x size pixels, the
+    series attributes of DATADIR/dump, into folder out."""
     os.makedirs(out)
     placeholder = sop_uid(workload, k, 0)
-    lines = study_lines(data) + read_dump(os.path.join(data, "series-a.dump"), set())
+    lines = study_lines(data) + read_dump(os.path.join(data, dump), set())
     lines = set_elements(lines, {
         "0020,000d": "UI [%s]" % STUDY_UID,
         "0020,000e": "UI [%s]" % series_uid(workload, k),
         "0008,0018": "UI [%s]" % placeholder,
         "0020,0013": "IS [9999]",
-        "0028,0010": "US %d" % ROWS,
-        "0028,0011": "US %d" % COLS,
+        "0028,0010": "US %d" % size,
+        "0028,0011": "US %d" % size,
     })
     header = dump2dcm(lines, os.path.join(out, "header.dcm"))
     os.unlink(os.path.join(out, "header.dcm"))
@@ -211,34 +224,64 @@ def first(data, out):
     dump2dcm(lines, os.path.join(out, "first.ds"), dataset_only=True)
 
 
-def stamp(data, bench):
+def stamp(paths):
     h = hashlib.sha256(VERSION.encode())
-    for p in (os.path.join(data, "study.dump"), os.path.join(data, "series-a.dump"),
-              os.path.join(bench, "enhanced-ct.dump"), os.path.abspath(__file__)):
+    for p in list(paths) + [os.path.abspath(__file__)]:
         with open(p, "rb") as f:
             h.update(f.read())
     return h.hexdigest() + "\n"
 
 
-def main():
-    if len(sys.argv) != 4:
-        sys.stderr.write(__doc__)
-        return 2
-    data, bench, out = sys.argv[1:]
-    want = stamp(data, bench)
+def fresh(out, want, what):
+    """True when out holds what want stamps; otherwise an empty out.tmp."""
     try:
         with open(os.path.join(out, "stamp")) as f:
             if f.read() == want:
                 print("workloads: reusing %s" % out)
-                return 0
+                return True
     except OSError:
         pass
-
-    print("workloads: building %s (about 1.8 GB, once)" % out, flush=True)
-    tmp = out + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    print("workloads: building %s (%s, once)" % (out, what), flush=True)
+    shutil.rmtree(out + ".tmp", ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(tmp)
+    os.makedirs(out + ".tmp")
+    return False
+
+
+def soak(data, out):
+    want = stamp([os.path.join(data, n) for n in ("study.dump",) + SOAK_DUMPS])
+    if fresh(out, want, "about 60 MB"):
+        return 0
+    tmp = out + ".tmp"
+    frame = frame_bytes(SOAK_SIZE, SOAK_SIZE)
+    with open(os.path.join(tmp, "manifest.sh"), "w") as f, \
+         open(os.path.join(tmp, "uids.tsv"), "w") as u:
+        f.write("# generated by bench/gen.py soak\n")
+        f.write("SOAK_COUNT=%d\n" % SOAK_IMAGES)
+        for k in range(1, SOAK_SERIES + 1):
+            ct_series(data, os.path.join(tmp, "s%02d" % k), 5, k, SOAK_IMAGES, frame,
+                      SOAK_SIZE, SOAK_DUMPS[(k - 1) % len(SOAK_DUMPS)])
+            f.write("SOAK_SERIES_%d=%s\n" % (k, series_uid(5, k)))
+            for i in range(1, SOAK_IMAGES + 1):
+                u.write("s%02d/img%04d.dcm\t%s\n" % (k, i, sop_uid(5, k, i)))
+    with open(os.path.join(tmp, "stamp"), "w") as f:
+        f.write(want)
+    os.rename(tmp, out)
+    return 0
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "soak":
+        return soak(sys.argv[2], sys.argv[3])
+    if len(sys.argv) != 4:
+        sys.stderr.write(__doc__)
+        return 2
+    data, bench, out = sys.argv[1:]
+    want = stamp([os.path.join(data, "study.dump"), os.path.join(data, "series-a.dump"),
+                  os.path.join(bench, "enhanced-ct.dump")])
+    if fresh(out, want, "about 1.8 GB"):
+        return 0
+    tmp = out + ".tmp"
     frame = frame_bytes()
     ct_series(data, os.path.join(tmp, "w1"), 1, 1, W1_IMAGES, frame)
     for k in range(1, W2_ASSOCIATIONS + 1):
