@@ -1035,7 +1035,9 @@ public:
 		size_t want = (size_t)n;
 
 		total_ += want;
-		if (header_end_ == 0 && len_ < limit_) {
+		/* want > 0: an empty data set comes as write(NULL, 0), and
+		 * memcpy to or from NULL is undefined even for 0 bytes. */
+		if (want > 0 && header_end_ == 0 && len_ < limit_) {
 			size_t take = want < limit_ - len_ ? want : limit_ - len_;
 			if (len_ + take > cap_) {
 				size_t cap = cap_ ? cap_ : 65536;
