@@ -214,7 +214,11 @@ run_test() {
 	FIGURE_TEST=$name
 	TEST_DIR=$T/$name
 	mkdir -p "$TEST_DIR"
-	"$fn"
+	if declare -F "$fn" >/dev/null; then
+		"$fn"
+	else
+		err "no function $fn defines the test"
+	fi
 	if [ -n "$DAEMON_PID" ] && ! daemon_alive; then
 		err "hrauditd died during the test"
 	fi
