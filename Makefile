@@ -44,7 +44,7 @@ LIBS       = $(DCMTK_LIBS) $(shell pkg-config --libs sqlite3 libsystemd inih) \
 # Modules, in the order data flows through them.
 LIB_OBJS   = $(BUILD)/errmsg.o $(BUILD)/dcm.o $(BUILD)/raw.o $(BUILD)/scanopts.o \
              $(BUILD)/extract.o $(BUILD)/rule.o $(BUILD)/classify.o $(BUILD)/store.o \
-             $(BUILD)/access.o \
+             $(BUILD)/access.o $(BUILD)/retrieve.o \
              $(BUILD)/schema.o $(BUILD)/ingest.o $(BUILD)/server.o $(BUILD)/config.o \
              $(BUILD)/audit.o \
              $(BUILD)/compliance.o $(BUILD)/csv.o \

@@ -3,8 +3,9 @@
  *
  * Everything hraudit needs from DICOM goes through here: reading the header
  * of an object (from network bytes or from a file) without its pixel data,
- * and the network side of a Storage SCP (association negotiation, C-ECHO,
- * C-STORE).  The implementation (src/dcm.cc) is the one C++ translation unit
+ * the network side of a Storage SCP (association negotiation, C-ECHO,
+ * C-STORE), and a Query/Retrieve SCU (C-FIND, C-GET, C-MOVE) for
+ * `hraudit retrieve`.  The implementation (src/dcm.cc) is the one C++ translation unit
  * of the project and the only code that includes DCMTK headers.
  *
  * Conventions (as in leveldb's c.h):
@@ -253,6 +254,106 @@ int dcm_receive_buffer(const void *buf, size_t len, const char *ts_uid,
                        size_t max_header_bytes, const size_t *pieces,
                        size_t npieces, dcm_store_fn fn, void *ctx,
                        char **errmsg);
+
+/* ---- query/retrieve SCU (`hraudit retrieve`) ----------------------------- */
+
+/*
+ * One association we request from a PACS, for the Study Root
+ * Query/Retrieve services (PS3.4 C.3.5): C-FIND, and C-GET (with the
+ * storage SOP classes of CT proposed in the SCP role, PS3.4 C.4.3) or
+ * C-MOVE.  Used by one thread; many queries and retrievals share it.
+ */
+struct dcm_scu;
+
+struct dcm_scu_config {
+	const char *host;           /* the PACS: name or address               */
+	unsigned port;
+	const char *called_aet;     /* its AE title                            */
+	const char *calling_aet;    /* ours                                    */
+	int connect_timeout_s;      /* TCP connection and A-ASSOCIATE          */
+	int dimse_timeout_s;        /* waiting for any one response or data    */
+	uint32_t max_pdu_bytes;     /* largest PDU we receive                  */
+	size_t max_header_bytes;    /* bytes kept of each retrieved object     */
+	bool get;                   /* propose C-GET and storage (SCP role)    */
+	bool move;                  /* propose C-MOVE                          */
+};
+
+/*
+ * Connects and negotiates.  Returns 0; -ECONNREFUSED, -ETIMEDOUT or
+ * -EHOSTUNREACH when the PACS cannot be reached; -EACCES when it rejects
+ * the association (errmsg: its reason, PS3.8 9.3.4); -EPROTONOSUPPORT
+ * when it accepts none of the contexts a service needs (errmsg names the
+ * service); -ENOMEM, -EIO.
+ */
+int dcm_scu_open(const struct dcm_scu_config *cfg, struct dcm_scu **out,
+                 char **errmsg);
+
+/* Releases the association (aborts it after a failure).  Accepts NULL. */
+void dcm_scu_close(struct dcm_scu *s);
+
+enum dcm_qr_level {
+	DCM_QR_STUDY,
+	DCM_QR_SERIES,
+	DCM_QR_IMAGE,
+};
+
+/* One key of a query identifier: a value to match, or "" to have the
+ * attribute returned (PS3.4 C.2.2.1).  The level is set by dcm_scu_find. */
+struct dcm_qr_key {
+	uint32_t tag;
+	const char *value;
+};
+
+/* Called for each pending C-FIND response with its identifier (borrowed
+ * for the call: read it with dcm_header_string()).  Return 0 to go on;
+ * anything else is remembered and returned by dcm_scu_find, once the
+ * remaining responses have been read and dropped. */
+typedef int (*dcm_find_fn)(void *ctx, const struct dcm_header *identifier);
+
+/* How a C-FIND, C-GET or C-MOVE ended. */
+struct dcm_qr_result {
+	uint16_t status;            /* final DIMSE status (PS3.4 C.4)          */
+	unsigned responses;         /* pending responses (C-FIND matches)      */
+	unsigned completed, failed, warning; /* sub-operations (C-GET, C-MOVE) */
+	char comment[128];          /* Error Comment (0000,0902), or ""        */
+};
+
+/* True for Success (0000); a warning is Bxxx (and 0001 on C-FIND). */
+#define DCM_QR_SUCCESS(st) ((st) == 0x0000)
+#define DCM_QR_WARNING(st) (((st) & 0xF000) == 0xB000 || (st) == 0x0001)
+
+/*
+ * C-FIND at `level` with the keys; fn sees each match.  Returns 0 when the
+ * exchange ended with a final response (its status in *res, which may be
+ * a failure or a warning: the caller judges), fn's non-zero value, or
+ * -ETIMEDOUT (no response within dimse_timeout_s: the association is
+ * aborted), -EPROTO, -ENOMEM, -EIO with errmsg.
+ */
+int dcm_scu_find(struct dcm_scu *s, enum dcm_qr_level level,
+                 const struct dcm_qr_key *keys, size_t nkeys, dcm_find_fn fn,
+                 void *ctx, struct dcm_qr_result *res, char **errmsg);
+
+/*
+ * C-GET of one instance (IMAGE level): the PACS sends it back on this
+ * association by C-STORE; it is received like a C-STORE to the daemon (the
+ * first max_header_bytes kept, nothing after Pixel Data) and fn decides
+ * the C-STORE status.  Returns as dcm_scu_find.
+ */
+int dcm_scu_get(struct dcm_scu *s, const char *study_uid,
+                const char *series_uid, const char *sop_instance_uid,
+                dcm_store_fn fn, void *ctx, struct dcm_qr_result *res,
+                char **errmsg);
+
+/*
+ * C-MOVE of one instance (IMAGE level) to the AE title `destination`,
+ * which the PACS knows (its address is the PACS's configuration).  The
+ * response comes after the PACS's C-STORE to it ended.  Returns as
+ * dcm_scu_find.
+ */
+int dcm_scu_move(struct dcm_scu *s, const char *destination,
+                 const char *study_uid, const char *series_uid,
+                 const char *sop_instance_uid, struct dcm_qr_result *res,
+                 char **errmsg);
 
 #ifdef __cplusplus
 }

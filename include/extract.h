@@ -104,4 +104,9 @@ int extract_instance(const struct dcm_header *h, struct raw *raw,
 bool extract_is_cardiac(const struct instance_info *info,
                         const struct extract_filter *filter);
 
+/* True when text matches one of the filter's globs (fnmatch(3),
+ * case-insensitive); false for an empty filter.  `hraudit retrieve`
+ * matches its query results with it. */
+bool extract_filter_match(const struct extract_filter *filter, const char *text);
+
 #endif

@@ -137,6 +137,37 @@ int store_import_calcium(struct store *s, const struct store_calcium *rows,
                          size_t n, const char *imported_utc, char **errmsg)
 	__attribute__((warn_unused_result));
 
+/* One series `hraudit retrieve` fetched an instance of (table retrieved,
+ * sql/004-retrieve.sql).  Strings are borrowed. */
+struct store_retrieved {
+	const char *series_uid, *study_uid;
+	const char *sop_instance_uid;  /* the instance fetched               */
+	const char *pacs_aet;          /* the PACS it came from              */
+	const char *method;            /* "c-get" or "c-move"                */
+	const char *retrieved_utc;     /* ISO 8601 (store_now_utc)           */
+	long pacs_instances;           /* (0020,1209) as the PACS said; < 0
+	                                * when it did not                    */
+};
+
+/*
+ * Notes, once the instance has been fetched and recorded (or not), that
+ * `hraudit retrieve` fetched it: a row in table retrieved, and, when the
+ * series row exists with that instance as its only one (this fetch made
+ * it), series.instances_sampled = 1.  *recorded says whether a series row
+ * exists (the instance was cardiac).  One transaction; needs a writable
+ * store.  Returns 0, or -EBUSY, -ENOSPC, -EACCES, -EIO with *errmsg
+ * (nothing changed then, *recorded false).
+ */
+int store_note_retrieved(struct store *s, const struct store_retrieved *r,
+                         bool *recorded, char **errmsg)
+	__attribute__((warn_unused_result));
+
+/* *known: series_uid has a row in table series or in table retrieved
+ * (read-only stores of older schemas: series only).  Returns 0 or a
+ * negative errno with *errmsg. */
+int store_series_known(struct store *s, const char *series_uid, bool *known,
+                       char **errmsg) __attribute__((warn_unused_result));
+
 /* The public column list of table `series`, in schema order, for the CLI. */
 extern const char *const store_series_columns[];
 

@@ -118,5 +118,6 @@ int cmd_weekday(struct cli *cli, int argc, char **argv);
 int cmd_histogram(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
+int cmd_retrieve(struct cli *cli, int argc, char **argv);
 
 #endif

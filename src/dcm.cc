@@ -7,6 +7,9 @@
  * DIMSE loop that streams each C-STORE data set through a bounded buffer
  * (DIMSE_receiveDataSetInFile over our own DcmConsumer), so memory does not
  * depend on object size and pixel data is never held.
+ * Query/retrieve SCU (`hraudit retrieve`): one association we request,
+ * C-FIND, C-MOVE, and C-GET whose C-STORE sub-operations go through that
+ * same bounded buffer.
  *
  * No exception leaves this file: each entry point has a catch-all.
  */
@@ -1427,4 +1430,531 @@ extern "C" void dcm_assoc_free(struct dcm_assoc *a)
 	shutdown(a->fd, SHUT_RDWR);
 	close(a->fd);
 	delete a;
+}
+
+/* ---- query/retrieve SCU ------------------------------------------------- */
+
+struct dcm_scu {
+	T_ASC_Network *net;
+	T_ASC_Association *assoc;
+	T_ASC_PresentationContextID find_id, get_id, move_id;
+	int dimse_timeout_s;
+	size_t max_header;
+	bool failed;                 /* aborted: no release at close           */
+	DIC_US next_id;              /* message ID of the next request         */
+};
+
+/* What a C-GET may bring back: the CT image classes, and the secondary
+ * captures some CT series are made of (PS3.4 B.5). */
+static const char *const scu_storage_classes[] = {
+	UID_CTImageStorage,
+	UID_EnhancedCTImageStorage,
+	UID_LegacyConvertedEnhancedCTImageStorage,
+	UID_SecondaryCaptureImageStorage,
+};
+
+/* Transfer syntaxes we take a retrieved object in (not const: the
+ * toolkit's prototype wants char **): we read its header
+ * only, so any encoding whose header is readable will do (PS3.5 A.4). */
+static const char *scu_storage_ts[] = {
+	UID_LittleEndianExplicitTransferSyntax,
+	UID_LittleEndianImplicitTransferSyntax,
+	UID_JPEGProcess14SV1TransferSyntax,
+	UID_JPEG2000LosslessOnlyTransferSyntax,
+	UID_JPEG2000TransferSyntax,
+	UID_JPEGProcess1TransferSyntax,
+	UID_RLELosslessTransferSyntax,
+	UID_DeflatedExplicitVRLittleEndianTransferSyntax,
+};
+
+static const char *scu_qr_ts[] = {
+	UID_LittleEndianExplicitTransferSyntax,
+	UID_LittleEndianImplicitTransferSyntax,
+};
+
+/* The last line of a toolkit condition (its innermost cause). */
+static std::string cause_of(const OFCondition &c)
+{
+	std::string t = c.text();
+	size_t nl = t.find_last_of('\n');
+
+	if (nl != std::string::npos)
+		t = t.substr(nl + 1);
+	for (char &ch : t)
+		ch = (char)tolower((unsigned char)ch);
+	return t;
+}
+
+static int connect_errno(const std::string &cause)
+{
+	if (cause.find("refused") != std::string::npos)
+		return -ECONNREFUSED;
+	if (cause.find("timed out") != std::string::npos ||
+	    cause.find("timeout") != std::string::npos)
+		return -ETIMEDOUT;
+	return -EHOSTUNREACH;
+}
+
+/* The reason of an A-ASSOCIATE-RJ, in words (PS3.8 9.3.4). */
+static const char *reject_reason(const T_ASC_RejectParameters &rej)
+{
+	switch (rej.reason) {
+	case ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED:
+		return "calling ae title not recognized";
+	case ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED:
+		return "called ae title not recognized";
+	case ASC_REASON_SU_APPCONTEXTNAMENOTSUPPORTED:
+		return "application context not supported";
+	case ASC_REASON_SP_PRES_TEMPORARYCONGESTION:
+		return "temporary congestion";
+	case ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED:
+		return "local limit exceeded";
+	case ASC_REASON_SP_ACSE_PROTOCOLVERSIONNOTSUPPORTED:
+		return "protocol version not supported";
+	default:
+		return rej.result == ASC_RESULT_REJECTEDTRANSIENT
+		       ? "rejected (transient), no reason given"
+		       : "rejected, no reason given";
+	}
+}
+
+static OFCondition scu_add_contexts(T_ASC_Parameters *p,
+                                    const struct dcm_scu_config *cfg)
+{
+	T_ASC_PresentationContextID id = 1;
+	OFCondition c = ASC_addPresentationContext(p, id,
+	        UID_FINDStudyRootQueryRetrieveInformationModel, scu_qr_ts, 2);
+
+	if (c.good() && cfg->get) {
+		id += 2;
+		c = ASC_addPresentationContext(p, id,
+		        UID_GETStudyRootQueryRetrieveInformationModel, scu_qr_ts, 2);
+		for (const char *cls : scu_storage_classes) {
+			id += 2;
+			if (c.good())
+				c = ASC_addPresentationContext(p, id, cls, scu_storage_ts,
+				        (int)(sizeof scu_storage_ts / sizeof *scu_storage_ts),
+				        ASC_SC_ROLE_SCP);
+		}
+	}
+	if (c.good() && cfg->move) {
+		id += 2;
+		c = ASC_addPresentationContext(p, id,
+		        UID_MOVEStudyRootQueryRetrieveInformationModel, scu_qr_ts, 2);
+	}
+	return c;
+}
+
+extern "C" int dcm_scu_open(const struct dcm_scu_config *cfg,
+                            struct dcm_scu **out, char **errmsg)
+{
+	struct dcm_scu *s = NULL;
+	T_ASC_Parameters *params = NULL;
+	char peer[300];
+	int r = -EIO;
+
+	*out = NULL;
+	try {
+		quiet_toolkit();
+		s = new struct dcm_scu();
+		s->dimse_timeout_s = cfg->dimse_timeout_s;
+		s->max_header = cfg->max_header_bytes;
+		s->next_id = 1;
+		dcmConnectionTimeout.set(cfg->connect_timeout_s);
+		dcmSocketSendTimeout.set(cfg->dimse_timeout_s);
+		dcmSocketReceiveTimeout.set(cfg->dimse_timeout_s);
+		OFCondition c = ASC_initializeNetwork(NET_REQUESTOR, 0,
+		                                      cfg->connect_timeout_s, &s->net);
+		if (c.bad()) {
+			errmsg_set(errmsg, "cannot initialise the network: %s",
+			           cause_of(c).c_str());
+			goto fail;
+		}
+		c = ASC_createAssociationParameters(&params, (long)cfg->max_pdu_bytes);
+		if (c.bad()) {
+			errmsg_set(errmsg, "%s", cause_of(c).c_str());
+			goto fail;
+		}
+		ASC_setAPTitles(params, cfg->calling_aet, cfg->called_aet, NULL);
+		snprintf(peer, sizeof peer, "%s:%u", cfg->host, cfg->port);
+		ASC_setPresentationAddresses(params, "localhost", peer);
+		c = scu_add_contexts(params, cfg);
+		if (c.bad()) {
+			errmsg_set(errmsg, "%s", cause_of(c).c_str());
+			ASC_destroyAssociationParameters(&params);
+			goto fail;
+		}
+		/* From here the association owns params. */
+		c = ASC_requestAssociation(s->net, params, &s->assoc);
+		if (c == DUL_ASSOCIATIONREJECTED) {
+			T_ASC_RejectParameters rej;
+
+			ASC_getRejectParameters(params, &rej);
+			errmsg_set(errmsg, "%s", reject_reason(rej));
+			r = -EACCES;
+			goto fail;
+		}
+		if (c.bad()) {
+			std::string cause = cause_of(c);
+
+			errmsg_set(errmsg, "%s", cause.c_str());
+			r = connect_errno(cause);
+			goto fail;
+		}
+		s->find_id = ASC_findAcceptedPresentationContextID(s->assoc,
+		        UID_FINDStudyRootQueryRetrieveInformationModel);
+		if (cfg->get)
+			s->get_id = ASC_findAcceptedPresentationContextID(s->assoc,
+			        UID_GETStudyRootQueryRetrieveInformationModel);
+		if (cfg->move)
+			s->move_id = ASC_findAcceptedPresentationContextID(s->assoc,
+			        UID_MOVEStudyRootQueryRetrieveInformationModel);
+		if (!s->find_id || (cfg->get && !s->get_id) ||
+		    (cfg->move && !s->move_id)) {
+			errmsg_set(errmsg, "study root %s not accepted",
+			           !s->find_id ? "c-find" : !s->move_id && cfg->move
+			           ? "c-move" : "c-get");
+			r = -EPROTONOSUPPORT;
+			s->failed = true;
+			ASC_abortAssociation(s->assoc);
+			goto fail;
+		}
+		*out = s;
+		return 0;
+	} catch (const std::bad_alloc &) {
+		errmsg_set(errmsg, "out of memory");
+		r = -ENOMEM;
+	} catch (...) {
+		errmsg_set(errmsg, "unexpected error opening the association");
+		r = -EIO;
+	}
+fail:
+	if (s) {
+		s->failed = true;
+		dcm_scu_close(s);
+	}
+	return r;
+}
+
+extern "C" void dcm_scu_close(struct dcm_scu *s)
+{
+	if (!s)
+		return;
+	try {
+		if (s->assoc) {
+			if (s->failed)
+				ASC_abortAssociation(s->assoc);
+			else if (ASC_releaseAssociation(s->assoc).bad())
+				ASC_abortAssociation(s->assoc);
+			ASC_destroyAssociation(&s->assoc);
+		}
+		ASC_dropNetwork(&s->net);
+	} catch (...) {
+	}
+	delete s;
+}
+
+/* A failed exchange: the association is of no further use. */
+static int scu_broken(struct dcm_scu *s, const OFCondition &c, const char *what,
+                      char **errmsg)
+{
+	s->failed = true;
+	if (c == DIMSE_NODATAAVAILABLE) {
+		errmsg_set(errmsg, "no %s response within %d s", what,
+		           s->dimse_timeout_s);
+		ASC_abortAssociation(s->assoc);
+		return -ETIMEDOUT;
+	}
+	if (c == DUL_PEERABORTEDASSOCIATION)
+		errmsg_set(errmsg, "the pacs aborted the association during %s", what);
+	else
+		errmsg_set(errmsg, "%s: %s", what, cause_of(c).c_str());
+	ASC_abortAssociation(s->assoc);
+	return -EPROTO;
+}
+
+static void scu_comment(DcmDataset *detail, struct dcm_qr_result *res)
+{
+	const char *v = NULL;
+
+	if (detail && detail->findAndGetString(DCM_ErrorComment, v).good() && v)
+		snprintf(res->comment, sizeof res->comment, "%s", v);
+	delete detail;
+}
+
+static const char *const qr_levels[] = {"STUDY", "SERIES", "IMAGE"};
+
+struct find_ctx {
+	dcm_find_fn fn;
+	void *ctx;
+	int r;
+	struct dcm_qr_result *res;
+};
+
+static void find_callback(void *data, T_DIMSE_C_FindRQ *, int,
+                          T_DIMSE_C_FindRSP *, DcmDataset *ids)
+{
+	struct find_ctx *f = (struct find_ctx *)data;
+
+	f->res->responses++;
+	if (f->r || !ids)
+		return;
+	try {
+		struct dcm_header h = {ids};
+
+		to_utf8(ids);
+		f->r = f->fn(f->ctx, &h);
+	} catch (...) {
+		f->r = -ENOMEM;
+	}
+}
+
+extern "C" int dcm_scu_find(struct dcm_scu *s, enum dcm_qr_level level,
+                            const struct dcm_qr_key *keys, size_t nkeys,
+                            dcm_find_fn fn, void *ctx,
+                            struct dcm_qr_result *res, char **errmsg)
+{
+	memset(res, 0, sizeof *res);
+	if (s->failed) {
+		errmsg_set(errmsg, "association already aborted");
+		return -EPROTO;
+	}
+	try {
+		DcmDataset q;
+		T_DIMSE_C_FindRQ req;
+		T_DIMSE_C_FindRSP rsp;
+		DcmDataset *detail = NULL;
+		struct find_ctx f = {fn, ctx, 0, res};
+		int count = 0;
+
+		q.putAndInsertString(DCM_QueryRetrieveLevel, qr_levels[level]);
+		for (size_t i = 0; i < nkeys; i++)
+			q.putAndInsertString(DcmTagKey((Uint16)(keys[i].tag >> 16),
+			                               (Uint16)(keys[i].tag & 0xffff)),
+			                     keys[i].value);
+		memset(&req, 0, sizeof req);
+		memset(&rsp, 0, sizeof rsp);
+		req.MessageID = s->next_id++;
+		OFStandard::strlcpy(req.AffectedSOPClassUID,
+		                    UID_FINDStudyRootQueryRetrieveInformationModel,
+		                    sizeof req.AffectedSOPClassUID);
+		req.Priority = DIMSE_PRIORITY_MEDIUM;
+		req.DataSetType = DIMSE_DATASET_PRESENT;
+		OFCondition c = DIMSE_findUser(s->assoc, s->find_id, &req, &q, count,
+		                               find_callback, &f, DIMSE_NONBLOCKING,
+		                               s->dimse_timeout_s, &rsp, &detail);
+		if (c.bad()) {
+			delete detail;
+			return scu_broken(s, c, "c-find", errmsg);
+		}
+		res->status = rsp.DimseStatus;
+		scu_comment(detail, res);
+		return f.r;
+	} catch (const std::bad_alloc &) {
+		errmsg_set(errmsg, "out of memory");
+		return -ENOMEM;
+	} catch (...) {
+		errmsg_set(errmsg, "unexpected error in c-find");
+		return -EIO;
+	}
+}
+
+/* The identifier of one instance, for C-GET and C-MOVE. */
+static void image_keys(DcmDataset &q, const char *study, const char *series,
+                       const char *sop)
+{
+	q.putAndInsertString(DCM_QueryRetrieveLevel, "IMAGE");
+	q.putAndInsertString(DCM_StudyInstanceUID, study);
+	q.putAndInsertString(DCM_SeriesInstanceUID, series);
+	q.putAndInsertString(DCM_SOPInstanceUID, sop);
+}
+
+/* One C-STORE sub-operation of a C-GET: received through the same
+ * bounded buffer as the daemon's, decided by fn, answered. */
+static OFCondition get_store(struct dcm_scu *s, T_ASC_PresentationContextID pid,
+                             T_DIMSE_C_StoreRQ *req, HeaderConsumer &hc,
+                             dcm_store_fn fn, void *ctx)
+{
+	T_ASC_PresentationContext pc;
+	T_DIMSE_C_StoreRSP rsp;
+	OFCondition c;
+
+	c = ASC_findAcceptedPresentationContext(s->assoc->params, pid, &pc);
+	if (c.bad())
+		return c;
+	hc.reset(xfer_of(pc.acceptedTransferSyntax));
+	{
+		HeaderStream hs(&hc);
+		c = DIMSE_receiveDataSetInFile(s->assoc, DIMSE_NONBLOCKING,
+		                               s->dimse_timeout_s, &pid, &hs,
+		                               NULL, NULL);
+	}
+	if (c.bad())
+		return c;
+	memset(&rsp, 0, sizeof rsp);
+	rsp.DimseStatus = decide(hc.data(), hc.length(), hc.cut(), hc.total(),
+	                         pc.acceptedTransferSyntax, req, fn, ctx);
+	rsp.MessageIDBeingRespondedTo = req->MessageID;
+	rsp.DataSetType = DIMSE_DATASET_NULL;
+	OFStandard::strlcpy(rsp.AffectedSOPClassUID, req->AffectedSOPClassUID,
+	                    sizeof rsp.AffectedSOPClassUID);
+	OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req->AffectedSOPInstanceUID,
+	                    sizeof rsp.AffectedSOPInstanceUID);
+	rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
+	return DIMSE_sendStoreResponse(s->assoc, pid, req, &rsp, NULL);
+}
+
+extern "C" int dcm_scu_get(struct dcm_scu *s, const char *study_uid,
+                           const char *series_uid, const char *sop_uid,
+                           dcm_store_fn fn, void *ctx,
+                           struct dcm_qr_result *res, char **errmsg)
+{
+	memset(res, 0, sizeof *res);
+	if (s->failed || !s->get_id) {
+		errmsg_set(errmsg, s->failed ? "association already aborted"
+		                             : "c-get not negotiated");
+		return -EPROTO;
+	}
+	try {
+		DcmDataset q;
+		T_DIMSE_Message msg;
+		HeaderConsumer hc(s->max_header);
+
+		image_keys(q, study_uid, series_uid, sop_uid);
+		memset(&msg, 0, sizeof msg);
+		msg.CommandField = DIMSE_C_GET_RQ;
+		T_DIMSE_C_GetRQ &req = msg.msg.CGetRQ;
+		req.MessageID = s->next_id++;
+		OFStandard::strlcpy(req.AffectedSOPClassUID,
+		                    UID_GETStudyRootQueryRetrieveInformationModel,
+		                    sizeof req.AffectedSOPClassUID);
+		req.Priority = DIMSE_PRIORITY_MEDIUM;
+		req.DataSetType = DIMSE_DATASET_PRESENT;
+		OFCondition c = DIMSE_sendMessageUsingMemoryData(s->assoc, s->get_id,
+		                                                 &msg, NULL, &q, NULL,
+		                                                 NULL);
+		if (c.bad())
+			return scu_broken(s, c, "c-get", errmsg);
+		for (;;) {
+			T_ASC_PresentationContextID pid = 0;
+			T_DIMSE_Message in;
+			DcmDataset *detail = NULL;
+
+			c = DIMSE_receiveCommand(s->assoc, DIMSE_NONBLOCKING,
+			                         s->dimse_timeout_s, &pid, &in, &detail);
+			if (c.bad()) {
+				delete detail;
+				return scu_broken(s, c, "c-get", errmsg);
+			}
+			if (in.CommandField == DIMSE_C_STORE_RQ) {
+				delete detail;
+				c = get_store(s, pid, &in.msg.CStoreRQ, hc, fn, ctx);
+				if (c.bad())
+					return scu_broken(s, c, "c-get", errmsg);
+				continue;
+			}
+			if (in.CommandField != DIMSE_C_GET_RSP) {
+				delete detail;
+				s->failed = true;
+				ASC_abortAssociation(s->assoc);
+				errmsg_set(errmsg, "unexpected dimse command 0x%04x during c-get",
+				           (unsigned)in.CommandField);
+				return -EPROTO;
+			}
+			T_DIMSE_C_GetRSP &rsp = in.msg.CGetRSP;
+			if (rsp.DataSetType != DIMSE_DATASET_NULL) {
+				DcmDataset *ids = NULL;
+
+				c = DIMSE_receiveDataSetInMemory(s->assoc, DIMSE_NONBLOCKING,
+				                                 s->dimse_timeout_s, &pid,
+				                                 &ids, NULL, NULL);
+				delete ids;
+				if (c.bad()) {
+					delete detail;
+					return scu_broken(s, c, "c-get", errmsg);
+				}
+			}
+			res->status = rsp.DimseStatus;
+			if (rsp.opts & O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS)
+				res->completed = rsp.NumberOfCompletedSubOperations;
+			if (rsp.opts & O_GET_NUMBEROFFAILEDSUBOPERATIONS)
+				res->failed = rsp.NumberOfFailedSubOperations;
+			if (rsp.opts & O_GET_NUMBEROFWARNINGSUBOPERATIONS)
+				res->warning = rsp.NumberOfWarningSubOperations;
+			if (DICOM_PENDING_STATUS(rsp.DimseStatus)) {
+				res->responses++;
+				delete detail;
+				continue;
+			}
+			scu_comment(detail, res);
+			return 0;
+		}
+	} catch (const std::bad_alloc &) {
+		errmsg_set(errmsg, "out of memory");
+		return -ENOMEM;
+	} catch (...) {
+		errmsg_set(errmsg, "unexpected error in c-get");
+		return -EIO;
+	}
+}
+
+static void move_callback(void *data, T_DIMSE_C_MoveRQ *, int,
+                          T_DIMSE_C_MoveRSP *)
+{
+	((struct dcm_qr_result *)data)->responses++;
+}
+
+extern "C" int dcm_scu_move(struct dcm_scu *s, const char *destination,
+                            const char *study_uid, const char *series_uid,
+                            const char *sop_uid, struct dcm_qr_result *res,
+                            char **errmsg)
+{
+	memset(res, 0, sizeof *res);
+	if (s->failed || !s->move_id) {
+		errmsg_set(errmsg, s->failed ? "association already aborted"
+		                             : "c-move not negotiated");
+		return -EPROTO;
+	}
+	try {
+		DcmDataset q;
+		T_DIMSE_C_MoveRQ req;
+		T_DIMSE_C_MoveRSP rsp;
+		DcmDataset *detail = NULL, *ids = NULL;
+
+		image_keys(q, study_uid, series_uid, sop_uid);
+		memset(&req, 0, sizeof req);
+		memset(&rsp, 0, sizeof rsp);
+		req.MessageID = s->next_id++;
+		OFStandard::strlcpy(req.AffectedSOPClassUID,
+		                    UID_MOVEStudyRootQueryRetrieveInformationModel,
+		                    sizeof req.AffectedSOPClassUID);
+		req.Priority = DIMSE_PRIORITY_MEDIUM;
+		req.DataSetType = DIMSE_DATASET_PRESENT;
+		OFStandard::strlcpy(req.MoveDestination, destination,
+		                    sizeof req.MoveDestination);
+		OFCondition c = DIMSE_moveUser(s->assoc, s->move_id, &req, &q,
+		                               move_callback, res, DIMSE_NONBLOCKING,
+		                               s->dimse_timeout_s, s->net, NULL, NULL,
+		                               &rsp, &detail, &ids, OFTrue);
+		delete ids;
+		if (c.bad()) {
+			delete detail;
+			return scu_broken(s, c, "c-move", errmsg);
+		}
+		res->status = rsp.DimseStatus;
+		if (rsp.opts & O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS)
+			res->completed = rsp.NumberOfCompletedSubOperations;
+		if (rsp.opts & O_MOVE_NUMBEROFFAILEDSUBOPERATIONS)
+			res->failed = rsp.NumberOfFailedSubOperations;
+		if (rsp.opts & O_MOVE_NUMBEROFWARNINGSUBOPERATIONS)
+			res->warning = rsp.NumberOfWarningSubOperations;
+		scu_comment(detail, res);
+		return 0;
+	} catch (const std::bad_alloc &) {
+		errmsg_set(errmsg, "out of memory");
+		return -ENOMEM;
+	} catch (...) {
+		errmsg_set(errmsg, "unexpected error in c-move");
+		return -EIO;
+	}
 }

@@ -481,8 +481,13 @@ bool extract_is_cardiac(const struct instance_info *in,
 		return true;
 	if (!in->series_description[0] || !filter)
 		return false;
+	return extract_filter_match(filter, in->series_description);
+}
+
+bool extract_filter_match(const struct extract_filter *filter, const char *text)
+{
 	for (size_t i = 0; i < filter->n; i++)
-		if (fnmatch(filter->patterns[i], in->series_description, FNM_CASEFOLD) == 0)
+		if (fnmatch(filter->patterns[i], text, FNM_CASEFOLD) == 0)
 			return true;
 	return false;
 }

@@ -33,6 +33,7 @@ static const struct {
 	{"histogram", cmd_histogram},
 	{"import", cmd_import},
 	{"report", cmd_report},
+	{"retrieve", cmd_retrieve},
 };
 
 void cli_usage(FILE *f)
@@ -77,6 +78,15 @@ void cli_usage(FILE *f)
 	        "  report --html FILE [--from DATE] [--to DATE]\n"
 	        "                                     the audit as one self-contained HTML\n"
 	        "                                     page with SVG charts (written atomically)\n"
+	        "  retrieve --pacs AET@HOST:PORT --from DATE --to DATE\n"
+	        "           [--modality CT] [--study-description GLOB]...\n"
+	        "           [--series-description GLOB]... [--model GLOB]...\n"
+	        "           [--aet AET] [--move-to AET] [--dry-run]\n"
+	        "           [--timeout S] [--connect-timeout S]\n"
+	        "                                     one instance of each series of the\n"
+	        "                                     dates (YYYYMMDD) from a PACS, by C-GET\n"
+	        "                                     (or C-MOVE to hrauditd AET); series\n"
+	        "                                     already retrieved or recorded skipped\n"
 	        "\n"
 	        "options:\n"
 	        "  --db PATH       database (default: [database] path of the configuration)\n"

@@ -41,7 +41,8 @@ const char *const store_series_columns[] = {
 	"hr_source", "scan_type_source", "trigger_time_ms", "rr_low_ms",
 	"rr_high_ms", "intervals_acquired", "intervals_rejected",
 	"single_collimation_mm", "total_collimation_mm", "acquisition_type",
-	"exposure_modulation", "frames", "source_instance_number", NULL
+	"exposure_modulation", "frames", "source_instance_number",
+	"instances_sampled", NULL
 };
 
 /* The columns derived from an instance's material, and where in struct
@@ -823,5 +824,102 @@ fail:
 	sqlite3_finalize(st);
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return errno_of(rc);
+}
+
+int store_series_known(struct store *s, const char *series_uid, bool *known,
+                       char **errmsg)
+{
+	/* table retrieved is new in schema 4: a read-only database (a dry
+	 * run) may be older. */
+	static const char *const sql[] = {
+		"SELECT 1 FROM series WHERE series_uid = ?1 UNION ALL "
+		"SELECT 1 FROM retrieved WHERE series_uid = ?1",
+		"SELECT 1 FROM series WHERE series_uid = ?1",
+	};
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_ERROR;
+
+	*known = false;
+	for (size_t i = 0; i < 2 && rc != SQLITE_OK; i++)
+		rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, series_uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	*known = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return 0;
+fail:
+	errmsg_set(errmsg, "cannot read database: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return errno_of(rc);
+}
+
+int store_note_retrieved(struct store *s, const struct store_retrieved *r,
+                         bool *recorded, char **errmsg)
+{
+	sqlite3_stmt *mark = NULL, *exists = NULL, *note = NULL;
+	int rc;
+
+	*recorded = false;
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	/* The row is a sample when the fetched instance is its only one:
+	 * this fetch made it. */
+	if ((rc = sqlite3_prepare_v2(s->db,
+	        "UPDATE series SET instances_sampled = 1 WHERE series_uid = ?1 "
+	        "AND instances = 1 AND EXISTS (SELECT 1 FROM instance WHERE "
+	        "sop_instance_uid = ?2 AND series_uid = ?1)", -1, &mark, NULL)) ||
+	    (rc = sqlite3_prepare_v2(s->db,
+	        "SELECT 1 FROM series WHERE series_uid = ?1", -1, &exists, NULL)) ||
+	    (rc = sqlite3_prepare_v2(s->db,
+	        "INSERT OR REPLACE INTO retrieved (series_uid, study_uid, "
+	        "sop_instance_uid, pacs_aet, method, retrieved, pacs_instances, "
+	        "recorded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", -1, &note,
+	        NULL)))
+		goto fail;
+	sqlite3_bind_text(mark, 1, r->series_uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(mark, 2, r->sop_instance_uid, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(mark)) != SQLITE_DONE)
+		goto fail;
+	sqlite3_bind_text(exists, 1, r->series_uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(exists);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	*recorded = rc == SQLITE_ROW;
+	sqlite3_bind_text(note, 1, r->series_uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(note, 2, r->study_uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(note, 3, r->sop_instance_uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(note, 4, r->pacs_aet, -1, SQLITE_STATIC);
+	sqlite3_bind_text(note, 5, r->method, -1, SQLITE_STATIC);
+	sqlite3_bind_text(note, 6, r->retrieved_utc, -1, SQLITE_STATIC);
+	if (r->pacs_instances >= 0)
+		sqlite3_bind_int64(note, 7, r->pacs_instances);
+	else
+		sqlite3_bind_null(note, 7);
+	sqlite3_bind_int(note, 8, *recorded);
+	if ((rc = sqlite3_step(note)) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(mark);
+	sqlite3_finalize(exists);
+	sqlite3_finalize(note);
+	mark = exists = note = NULL;
+	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	errmsg_set(errmsg, "cannot note the retrieval of series '%s': %s",
+	           r->series_uid, sqlite3_errmsg(s->db));
+	sqlite3_finalize(mark);
+	sqlite3_finalize(exists);
+	sqlite3_finalize(note);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	*recorded = false;
 	return errno_of(rc);
 }
