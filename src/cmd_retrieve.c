@@ -81,6 +81,7 @@ struct retrieve {
 	/* the C-GET's incoming object */
 	bool got;
 	int got_r;
+	bool moved_any;             /* a retrieval of this run succeeded     */
 	char *got_err;
 
 	/* progress and summary */
@@ -382,6 +383,17 @@ static int fetch(struct retrieve *rt, const char *study,
 		    rt->pacs_text, rt->move_to);
 		return -EINVAL;
 	}
+	/* Some PACS (Orthanc) answer an unknown destination with a plain
+	 * failure: when the first move of the run sends nothing, every other
+	 * would fail the same way. */
+	if (rt->move_to && !rt->moved_any && !DCM_QR_SUCCESS(res.status) &&
+	    res.completed == 0) {
+		say(rt, "pacs '%s' moved nothing to '%s' (status 0x%04X, %s%s%s): "
+		    "is '%s' one of its dicom nodes, and running?", rt->pacs_text,
+		    rt->move_to, res.status, status_text(res.status),
+		    res.comment[0] ? ": " : "", res.comment, rt->move_to);
+		return -EINVAL;
+	}
 	if (!DCM_QR_SUCCESS(res.status) || res.completed + res.warning == 0 ||
 	    (!rt->move_to && (!rt->got || rt->got_r < 0))) {
 		say(rt, "series '%s' not retrieved: status 0x%04X (%s), %u "
@@ -394,6 +406,7 @@ static int fetch(struct retrieve *rt, const char *study,
 		return 0;
 	}
 	rt->retrieved++;
+	rt->moved_any = true;
 	store_now_utc(when);
 	note = (struct store_retrieved){
 		.series_uid = s->series_uid, .study_uid = study,

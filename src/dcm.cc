@@ -1597,8 +1597,12 @@ extern "C" int dcm_scu_open(const struct dcm_scu_config *cfg,
 		if (c.bad()) {
 			std::string cause = cause_of(c);
 
-			errmsg_set(errmsg, "%s", cause.c_str());
 			r = connect_errno(cause);
+			if (r == -ETIMEDOUT)
+				errmsg_set(errmsg, "no answer within %d s (%s)",
+				           cfg->connect_timeout_s, cause.c_str());
+			else
+				errmsg_set(errmsg, "%s", cause.c_str());
 			goto fail;
 		}
 		s->find_id = ASC_findAcceptedPresentationContextID(s->assoc,
