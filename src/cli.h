@@ -64,6 +64,28 @@ int cli_output_open(struct cli_output *o, const char *path);
 int cli_output_close(struct cli_output *o, int status);
 
 /*
+ * The progress line of a long command on standard error, drawn only when
+ * it is a terminal, at most 10 times a second (src/cli_progress.c).
+ */
+struct cli_progress {
+	bool on;                   /* standard error is a terminal           */
+	int len;                   /* characters on screen, or 0             */
+	long long last_ns;         /* CLOCK_MONOTONIC of the last drawing; 0
+	                              draws the next one at once              */
+};
+
+void cli_progress_init(struct cli_progress *p);
+
+/* Draws "[####      ] TEXT" (done of total; with bar false, TEXT alone)
+ * over the previous line, unless that was drawn less than 0.1 s ago. */
+void cli_progress_draw(struct cli_progress *p, bool bar, unsigned long done,
+                       unsigned long total, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* Removes the line, so that a message or the summary starts clean. */
+void cli_progress_clear(struct cli_progress *p);
+
+/*
  * The exams of the `exam` view (sql/003-audit.sql), read once for every
  * report (src/cli_exams.c).  Texts are as stored, "" kept apart from NULL;
  * a number keeps its text too, so that a report prints it as sqlite3 does.

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -36,10 +35,6 @@
 
 /* calling_aet of the rows an import creates: fits the AE title column. */
 #define IMPORT_SOURCE "IMPORT"
-/* The progress bar is redrawn at most 10 times a second. */
-#define PROGRESS_INTERVAL_NS 100000000LL
-#define PROGRESS_BAR_WIDTH 30
-
 /* Set by SIGINT/SIGTERM; the walk stops before the next file. */
 static volatile sig_atomic_t interrupted;
 
@@ -52,9 +47,7 @@ struct import {
 	struct ingest ingest;
 	struct raw scratch;        /* reused by every ingest_header()        */
 	bool counting;             /* first walk: count the files only       */
-	bool progress;             /* stderr is a terminal: draw the bar     */
-	int bar_len;               /* characters of the bar on screen, or 0  */
-	long long last_draw_ns;    /* CLOCK_MONOTONIC of the last drawing    */
+	struct cli_progress progress;
 	void *seen;                /* tsearch(3) set of struct dir_id        */
 	unsigned long total;       /* files found by the first walk          */
 	unsigned long done;        /* files handled by the second            */
@@ -68,48 +61,17 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static long long monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Removes the bar, so that a message or the summary starts a clean line. */
-static void progress_clear(struct import *imp)
-{
-	if (imp->bar_len > 0)
-		fprintf(stderr, "\r%*s\r", imp->bar_len, "");
-	imp->bar_len = 0;
-}
-
-/* Draws "[####    ] done/total files" (or the count so far while counting),
- * unless it was drawn less than PROGRESS_INTERVAL_NS ago. */
+/* "counting files: N" during the first walk, then "[####    ] done/total
+ * files". */
 static void progress_draw(struct import *imp)
 {
-	static const char hashes[PROGRESS_BAR_WIDTH + 1] =
-		"##############################";
-	unsigned long total = imp->total > imp->done ? imp->total : imp->done;
-	long long now;
-	int filled, len;
-
-	if (!imp->progress)
-		return;
-	now = monotonic_ns();
-	if (imp->last_draw_ns && now - imp->last_draw_ns < PROGRESS_INTERVAL_NS)
-		return;
-	imp->last_draw_ns = now;
-	if (imp->counting) {
-		len = fprintf(stderr, "\rcounting files: %lu", imp->total);
-	} else {
-		filled = total ? (int)((double)imp->done / (double)total *
-		                       PROGRESS_BAR_WIDTH) : PROGRESS_BAR_WIDTH;
-		len = fprintf(stderr, "\r[%.*s%*s] %lu/%lu files", filled, hashes,
-		              PROGRESS_BAR_WIDTH - filled, "", imp->done, total);
-	}
-	if (len > 1 && len - 1 > imp->bar_len)
-		imp->bar_len = len - 1;   /* without the '\r' */
+	if (imp->counting)
+		cli_progress_draw(&imp->progress, false, 0, 0,
+		                  "counting files: %lu", imp->total);
+	else
+		cli_progress_draw(&imp->progress, true, imp->done, imp->total,
+		                  "%lu/%lu files", imp->done,
+		                  imp->total > imp->done ? imp->total : imp->done);
 }
 
 /* One file or directory that cannot be imported: listed on stderr (second
@@ -120,7 +82,7 @@ static void unreadable(struct import *imp, const char *path, const char *reason)
 	if (imp->counting)
 		return;
 	imp->done++;
-	progress_clear(imp);
+	cli_progress_clear(&imp->progress);
 	fprintf(stderr, "hraudit: skipped '%s': %s\n", path, reason);
 }
 
@@ -194,7 +156,7 @@ static int import_file(struct import *imp, const char *path)
 	progress_draw(imp);
 	goto out;
 fail:
-	progress_clear(imp);
+	cli_progress_clear(&imp->progress);
 	fprintf(stderr, "hraudit: cannot record '%s': %s\n", path,
 	        err ? err : strerror(-r));
 out:
@@ -293,7 +255,7 @@ static int walk(struct import *imp, char **paths, int npaths, bool counting)
 
 	imp->counting = counting;
 	imp->unreadable = 0;
-	imp->last_draw_ns = 0;
+	imp->progress.last_ns = 0;
 	for (int i = 0; i < npaths && r == 0; i++)
 		r = visit(imp, paths[i], true);
 	tdestroy(imp->seen, free);
@@ -326,7 +288,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 	if (cli_open_store(cli, true) < 0)
 		return 1;
 	imp.ingest = (struct ingest){&cli->cfg, cli->store, NULL};
-	imp.progress = isatty(STDERR_FILENO);
+	cli_progress_init(&imp.progress);
 
 	/* Every file is committed on its own: stopping between two files
 	 * loses nothing, and the summary says how far the import went. */
@@ -337,7 +299,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 	r = walk(&imp, argv + optind, argc - optind, true);
 	if (r == 0)
 		r = walk(&imp, argv + optind, argc - optind, false);
-	progress_clear(&imp);
+	cli_progress_clear(&imp.progress);
 	if (r == -ENOMEM)
 		fprintf(stderr, "hraudit: out of memory\n");
 	else if (r == -EINTR)

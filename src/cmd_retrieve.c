@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -40,8 +39,6 @@
 #include "ingest.h"
 #include "retrieve.h"
 
-#define PROGRESS_INTERVAL_NS 100000000LL
-#define PROGRESS_BAR_WIDTH 30
 /* Status of a C-MOVE whose destination the PACS does not know (PS3.4
  * C.4.2.1.5): every later one would fail the same way. */
 #define STATUS_MOVE_DESTINATION_UNKNOWN 0xA801
@@ -85,9 +82,7 @@ struct retrieve {
 	char *got_err;
 
 	/* progress and summary */
-	bool progress;
-	int bar_len;
-	long long last_draw_ns;
+	struct cli_progress progress;
 	long days, days_done;
 	unsigned long studies_found, series_found, matched, skipped, retrieved,
 	              recorded, not_cardiac, failed, would;
@@ -99,43 +94,14 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static long long monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void progress_clear(struct retrieve *rt)
-{
-	if (rt->bar_len > 0)
-		fprintf(stderr, "\r%*s\r", rt->bar_len, "");
-	rt->bar_len = 0;
-}
-
-/* "[####    ] day 3/31 20240312, 12 retrieved", at most 10 times a second. */
+/* "[####    ] day 3/31 20240312, 12 retrieved". */
 static void progress_draw(struct retrieve *rt)
 {
-	static const char hashes[PROGRESS_BAR_WIDTH + 1] =
-		"##############################";
-	long long now;
-	int filled, len;
-
-	if (!rt->progress)
-		return;
-	now = monotonic_ns();
-	if (rt->last_draw_ns && now - rt->last_draw_ns < PROGRESS_INTERVAL_NS)
-		return;
-	rt->last_draw_ns = now;
-	filled = rt->days ? (int)((double)rt->days_done / (double)rt->days *
-	                          PROGRESS_BAR_WIDTH) : PROGRESS_BAR_WIDTH;
-	len = fprintf(stderr, "\r[%.*s%*s] day %ld/%ld %s, %lu %s", filled, hashes,
-	              PROGRESS_BAR_WIDTH - filled, "", rt->days_done + 1, rt->days,
-	              rt->day, rt->dry_run ? rt->would : rt->retrieved,
-	              rt->dry_run ? "to retrieve" : "retrieved");
-	if (len > 1 && len - 1 > rt->bar_len)
-		rt->bar_len = len - 1;
+	cli_progress_draw(&rt->progress, true, (unsigned long)rt->days_done,
+	                  (unsigned long)rt->days, "day %ld/%ld %s, %lu %s",
+	                  rt->days_done + 1, rt->days, rt->day,
+	                  rt->dry_run ? rt->would : rt->retrieved,
+	                  rt->dry_run ? "to retrieve" : "retrieved");
 }
 
 /* One line on stderr, below the bar. */
@@ -144,7 +110,7 @@ static void say(struct retrieve *rt, const char *fmt, ...)
 {
 	va_list ap;
 
-	progress_clear(rt);
+	cli_progress_clear(&rt->progress);
 	fputs("hraudit: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -248,26 +214,36 @@ static void text_of(const struct dcm_header *h, uint32_t tag, char *buf,
 		buf[0] = '\0';
 }
 
+/* v (n elements of size bytes used, *cap allocated) with room for one
+ * more: v itself, or v moved; NULL when out of memory (v is kept). */
+static void *grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 64;
+
+	if (n < *cap)
+		return v;
+	v = reallocarray(v, c, size);
+	if (v)
+		*cap = c;
+	return v;
+}
+
 static int on_study(void *ctx, const struct dcm_header *id)
 {
 	struct retrieve *rt = ctx;
 	char desc[EXTRACT_TEXT_MAX], mods[EXTRACT_TEXT_MAX];
 	struct found_study *s;
+	void *p;
 
 	rt->studies_found++;
 	text_of(id, DCM_TAG(0x0008, 0x1030), desc, sizeof desc);
 	text_of(id, DCM_TAG(0x0008, 0x0061), mods, sizeof mods);
 	if (!retrieve_study_wanted(&rt->filter, desc, mods))
 		return 0;
-	if (rt->nstudies == rt->studies_cap) {
-		size_t cap = rt->studies_cap ? rt->studies_cap * 2 : 64;
-		void *p = reallocarray(rt->studies, cap, sizeof *rt->studies);
-
-		if (!p)
-			return -ENOMEM;
-		rt->studies = p;
-		rt->studies_cap = cap;
-	}
+	p = grow(rt->studies, &rt->studies_cap, rt->nstudies, sizeof *rt->studies);
+	if (!p)
+		return -ENOMEM;
+	rt->studies = p;
 	s = &rt->studies[rt->nstudies];
 	text_of(id, DCM_TAG(0x0020, 0x000D), s->uid, sizeof s->uid);
 	if (s->uid[0])
@@ -281,17 +257,13 @@ static int on_series(void *ctx, const struct dcm_header *id)
 	char modality[EXTRACT_TEXT_MAX], model[EXTRACT_TEXT_MAX], n[32];
 	struct found_series *s;
 	char *end;
+	void *p;
 
 	rt->series_found++;
-	if (rt->nseries == rt->series_cap) {
-		size_t cap = rt->series_cap ? rt->series_cap * 2 : 64;
-		void *p = reallocarray(rt->series, cap, sizeof *rt->series);
-
-		if (!p)
-			return -ENOMEM;
-		rt->series = p;
-		rt->series_cap = cap;
-	}
+	p = grow(rt->series, &rt->series_cap, rt->nseries, sizeof *rt->series);
+	if (!p)
+		return -ENOMEM;
+	rt->series = p;
 	s = &rt->series[rt->nseries];
 	text_of(id, DCM_TAG(0x0008, 0x0060), modality, sizeof modality);
 	text_of(id, DCM_TAG(0x0008, 0x103E), s->description, sizeof s->description);
@@ -506,7 +478,7 @@ static int do_study(struct retrieve *rt, const char *study)
 		}
 		if (rt->dry_run) {
 			rt->would++;
-			progress_clear(rt);
+			cli_progress_clear(&rt->progress);
 			printf("%s %s %s '%s'\n", rt->day, s->series_uid,
 			       rt->pick.sop_instance_uid, s->description);
 			continue;
@@ -706,7 +678,7 @@ int cmd_retrieve(struct cli *cli, int argc, char **argv)
 		.get = !rt.dry_run && !rt.move_to,
 		.move = !rt.dry_run && rt.move_to,
 	};
-	rt.progress = isatty(STDERR_FILENO);
+	cli_progress_init(&rt.progress);
 	rt.days = last - first + 1;
 
 	/* DCMTK leaves Nagle's algorithm on unless asked: with C-GET we are
@@ -724,7 +696,7 @@ int cmd_retrieve(struct cli *cli, int argc, char **argv)
 	}
 	if (r == 0 && interrupted)
 		r = -EINTR;
-	progress_clear(&rt);
+	cli_progress_clear(&rt.progress);
 	if (r == -ENOMEM)
 		fprintf(stderr, "hraudit: out of memory\n");
 	else if (r == -EINTR)

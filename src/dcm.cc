@@ -1246,6 +1246,24 @@ static uint16_t receive_end(HeaderConsumer &hc, EarlyStore &early,
 	              fn, ctx);
 }
 
+/* The C-STORE response to req with status st (PS3.7 9.3.1.2). */
+static T_DIMSE_C_StoreRSP store_response(const T_DIMSE_C_StoreRQ *req,
+                                         uint16_t st)
+{
+	T_DIMSE_C_StoreRSP rsp;
+
+	memset(&rsp, 0, sizeof rsp);
+	rsp.DimseStatus = st;
+	rsp.MessageIDBeingRespondedTo = req->MessageID;
+	rsp.DataSetType = DIMSE_DATASET_NULL;
+	OFStandard::strlcpy(rsp.AffectedSOPClassUID, req->AffectedSOPClassUID,
+	                    sizeof rsp.AffectedSOPClassUID);
+	OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req->AffectedSOPInstanceUID,
+	                    sizeof rsp.AffectedSOPInstanceUID);
+	rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
+	return rsp;
+}
+
 /* Receives one C-STORE data set, lets fn decide (early, from its header,
  * when it can), answers. */
 static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
@@ -1268,21 +1286,14 @@ static int serve_store(struct dcm_assoc *a, T_ASC_PresentationContextID pid,
 		                               a->net->dimse_timeout_s, &pid, &hs,
 		                               NULL, NULL);
 	}
-	memset(&rsp, 0, sizeof rsp);
-	rsp.DimseStatus = receive_end(hc, early, c.good(),
-	                              pc.acceptedTransferSyntax, req, fn, ctx);
+	rsp = store_response(req, receive_end(hc, early, c.good(),
+	                                      pc.acceptedTransferSyntax, req, fn,
+	                                      ctx));
 	if (c.bad()) {
 		errmsg_set(errmsg, "receiving data set of '%s': %s",
 		        req->AffectedSOPInstanceUID, c.text());
 		return c == DIMSE_NODATAAVAILABLE ? -ETIMEDOUT : -EPROTO;
 	}
-	rsp.MessageIDBeingRespondedTo = req->MessageID;
-	rsp.DataSetType = DIMSE_DATASET_NULL;
-	OFStandard::strlcpy(rsp.AffectedSOPClassUID, req->AffectedSOPClassUID,
-	                    sizeof rsp.AffectedSOPClassUID);
-	OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req->AffectedSOPInstanceUID,
-	                    sizeof rsp.AffectedSOPInstanceUID);
-	rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
 	stats->stores++;
 	stats->bytes += hc.total();
 	if (rsp.DimseStatus != DCM_STATUS_SUCCESS)
@@ -1686,6 +1697,33 @@ static void scu_comment(DcmDataset *detail, struct dcm_qr_result *res)
 	delete detail;
 }
 
+/* The fields every C-FIND, C-GET and C-MOVE request shares (PS3.7 C.4). */
+template <typename RQ>
+static void qr_request(struct dcm_scu *s, RQ &req, const char *sop_class)
+{
+	memset(&req, 0, sizeof req);
+	req.MessageID = s->next_id++;
+	OFStandard::strlcpy(req.AffectedSOPClassUID, sop_class,
+	                    sizeof req.AffectedSOPClassUID);
+	req.Priority = DIMSE_PRIORITY_MEDIUM;
+	req.DataSetType = DIMSE_DATASET_PRESENT;
+}
+
+/* Status and sub-operation counts of a C-GET or C-MOVE response: the same
+ * fields (PS3.7 C.4.2.1.6), each with its own flag. */
+template <typename RSP>
+static void sub_op_counts(const RSP &rsp, unsigned completed, unsigned failed,
+                          unsigned warning, struct dcm_qr_result *res)
+{
+	res->status = rsp.DimseStatus;
+	if (rsp.opts & completed)
+		res->completed = rsp.NumberOfCompletedSubOperations;
+	if (rsp.opts & failed)
+		res->failed = rsp.NumberOfFailedSubOperations;
+	if (rsp.opts & warning)
+		res->warning = rsp.NumberOfWarningSubOperations;
+}
+
 static const char *const qr_levels[] = {"STUDY", "SERIES", "IMAGE"};
 
 struct find_ctx {
@@ -1736,14 +1774,8 @@ extern "C" int dcm_scu_find(struct dcm_scu *s, enum dcm_qr_level level,
 			q.putAndInsertString(DcmTagKey((Uint16)(keys[i].tag >> 16),
 			                               (Uint16)(keys[i].tag & 0xffff)),
 			                     keys[i].value);
-		memset(&req, 0, sizeof req);
+		qr_request(s, req, UID_FINDStudyRootQueryRetrieveInformationModel);
 		memset(&rsp, 0, sizeof rsp);
-		req.MessageID = s->next_id++;
-		OFStandard::strlcpy(req.AffectedSOPClassUID,
-		                    UID_FINDStudyRootQueryRetrieveInformationModel,
-		                    sizeof req.AffectedSOPClassUID);
-		req.Priority = DIMSE_PRIORITY_MEDIUM;
-		req.DataSetType = DIMSE_DATASET_PRESENT;
 		OFCondition c = DIMSE_findUser(s->assoc, s->find_id, &req, &q, count,
 		                               find_callback, &f, DIMSE_NONBLOCKING,
 		                               s->dimse_timeout_s, &rsp, &detail);
@@ -1795,16 +1827,9 @@ static OFCondition get_store(struct dcm_scu *s, T_ASC_PresentationContextID pid,
 	}
 	if (c.bad())
 		return c;
-	memset(&rsp, 0, sizeof rsp);
-	rsp.DimseStatus = decide(hc.data(), hc.length(), hc.cut(), hc.total(),
-	                         pc.acceptedTransferSyntax, req, fn, ctx);
-	rsp.MessageIDBeingRespondedTo = req->MessageID;
-	rsp.DataSetType = DIMSE_DATASET_NULL;
-	OFStandard::strlcpy(rsp.AffectedSOPClassUID, req->AffectedSOPClassUID,
-	                    sizeof rsp.AffectedSOPClassUID);
-	OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req->AffectedSOPInstanceUID,
-	                    sizeof rsp.AffectedSOPInstanceUID);
-	rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
+	rsp = store_response(req, decide(hc.data(), hc.length(), hc.cut(),
+	                                 hc.total(), pc.acceptedTransferSyntax,
+	                                 req, fn, ctx));
 	return DIMSE_sendStoreResponse(s->assoc, pid, req, &rsp, NULL);
 }
 
@@ -1827,13 +1852,8 @@ extern "C" int dcm_scu_get(struct dcm_scu *s, const char *study_uid,
 		image_keys(q, study_uid, series_uid, sop_uid);
 		memset(&msg, 0, sizeof msg);
 		msg.CommandField = DIMSE_C_GET_RQ;
-		T_DIMSE_C_GetRQ &req = msg.msg.CGetRQ;
-		req.MessageID = s->next_id++;
-		OFStandard::strlcpy(req.AffectedSOPClassUID,
-		                    UID_GETStudyRootQueryRetrieveInformationModel,
-		                    sizeof req.AffectedSOPClassUID);
-		req.Priority = DIMSE_PRIORITY_MEDIUM;
-		req.DataSetType = DIMSE_DATASET_PRESENT;
+		qr_request(s, msg.msg.CGetRQ,
+		           UID_GETStudyRootQueryRetrieveInformationModel);
 		OFCondition c = DIMSE_sendMessageUsingMemoryData(s->assoc, s->get_id,
 		                                                 &msg, NULL, &q, NULL,
 		                                                 NULL);
@@ -1878,13 +1898,9 @@ extern "C" int dcm_scu_get(struct dcm_scu *s, const char *study_uid,
 					return scu_broken(s, c, "c-get", errmsg);
 				}
 			}
-			res->status = rsp.DimseStatus;
-			if (rsp.opts & O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS)
-				res->completed = rsp.NumberOfCompletedSubOperations;
-			if (rsp.opts & O_GET_NUMBEROFFAILEDSUBOPERATIONS)
-				res->failed = rsp.NumberOfFailedSubOperations;
-			if (rsp.opts & O_GET_NUMBEROFWARNINGSUBOPERATIONS)
-				res->warning = rsp.NumberOfWarningSubOperations;
+			sub_op_counts(rsp, O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS,
+			              O_GET_NUMBEROFFAILEDSUBOPERATIONS,
+			              O_GET_NUMBEROFWARNINGSUBOPERATIONS, res);
 			if (DICOM_PENDING_STATUS(rsp.DimseStatus)) {
 				res->responses++;
 				delete detail;
@@ -1926,14 +1942,8 @@ extern "C" int dcm_scu_move(struct dcm_scu *s, const char *destination,
 		DcmDataset *detail = NULL, *ids = NULL;
 
 		image_keys(q, study_uid, series_uid, sop_uid);
-		memset(&req, 0, sizeof req);
+		qr_request(s, req, UID_MOVEStudyRootQueryRetrieveInformationModel);
 		memset(&rsp, 0, sizeof rsp);
-		req.MessageID = s->next_id++;
-		OFStandard::strlcpy(req.AffectedSOPClassUID,
-		                    UID_MOVEStudyRootQueryRetrieveInformationModel,
-		                    sizeof req.AffectedSOPClassUID);
-		req.Priority = DIMSE_PRIORITY_MEDIUM;
-		req.DataSetType = DIMSE_DATASET_PRESENT;
 		OFStandard::strlcpy(req.MoveDestination, destination,
 		                    sizeof req.MoveDestination);
 		OFCondition c = DIMSE_moveUser(s->assoc, s->move_id, &req, &q,
@@ -1945,13 +1955,9 @@ extern "C" int dcm_scu_move(struct dcm_scu *s, const char *destination,
 			delete detail;
 			return scu_broken(s, c, "c-move", errmsg);
 		}
-		res->status = rsp.DimseStatus;
-		if (rsp.opts & O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS)
-			res->completed = rsp.NumberOfCompletedSubOperations;
-		if (rsp.opts & O_MOVE_NUMBEROFFAILEDSUBOPERATIONS)
-			res->failed = rsp.NumberOfFailedSubOperations;
-		if (rsp.opts & O_MOVE_NUMBEROFWARNINGSUBOPERATIONS)
-			res->warning = rsp.NumberOfWarningSubOperations;
+		sub_op_counts(rsp, O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS,
+		              O_MOVE_NUMBEROFFAILEDSUBOPERATIONS,
+		              O_MOVE_NUMBEROFWARNINGSUBOPERATIONS, res);
 		scu_comment(detail, res);
 		return 0;
 	} catch (const std::bad_alloc &) {
