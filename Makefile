@@ -8,7 +8,7 @@
 #                   8 associations with the memory sampled, the integration
 #                   tests under ASan+UBSan, and with hrauditd under valgrind
 #   make install    PREFIX=/usr/local DESTDIR=  (binaries, man pages, units,
-#                   sysusers.d, tmpfiles.d, configuration, sql)
+#                   sysusers.d, tmpfiles.d, configuration, sql, examples)
 #   make uninstall  same PREFIX and DESTDIR; keeps the configuration
 #   make clean
 
@@ -17,6 +17,7 @@ BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 DATADIR    ?= $(PREFIX)/share/hraudit
+DOCDIR     ?= $(PREFIX)/share/doc/hraudit
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
@@ -56,7 +57,7 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c
 BUILD_PKGS = gcc g++ make pkg-config libdcmtk-dev libsqlite3-dev \
              libsystemd-dev libinih-dev libcmocka-dev
 RUN_PKGS   = dcmtk sqlite3
-TEST_PKGS  = dcmtk sqlite3 libgdcm-tools python3 clang libclang-rt-14-dev \
+TEST_PKGS  = dcmtk orthanc sqlite3 libgdcm-tools python3 clang libclang-rt-14-dev \
              chromium systemd openssl mandoc groff-base
 SUDO       = $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -346,6 +347,8 @@ soak:
 # carry it) and the sample queries with their README.
 QUERY_FILES = $(sort $(wildcard sql/queries/*.sql)) sql/queries/README.md
 CONF       = $(SYSCONFDIR)/hraudit/hrauditd.ini
+# Examples for other systems, in $(DOCDIR)/examples: the PACS forward rule.
+EXAMPLE_FILES = etc/orthanc-forward.lua
 # The units run the installed binaries on the installed configuration.
 UNIT_PATHS = -e '/^Exec[A-Za-z]*=/s|/usr/local/sbin/hrauditd|$(SBINDIR)/hrauditd|' \
              -e '/^Exec[A-Za-z]*=/s|/usr/local/bin/hraudit|$(BINDIR)/hraudit|' \
@@ -361,7 +364,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	  $(DESTDIR)$(DATADIR)/sql/queries $(DESTDIR)$(UNITDIR) \
-	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -d -m 750 $(DESTDIR)$(SYSCONFDIR)/hraudit
 	install -m 755 $(BUILD)/hrauditd $(DESTDIR)$(SBINDIR)/hrauditd
 	install -m 755 $(BUILD)/hraudit $(DESTDIR)$(BINDIR)/hraudit
@@ -370,6 +373,7 @@ install: all
 	install -m 644 man/hrauditd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 $(SQL_FILES) $(DESTDIR)$(DATADIR)/sql/
 	install -m 644 $(QUERY_FILES) $(DESTDIR)$(DATADIR)/sql/queries/
+	install -m 644 $(EXAMPLE_FILES) $(DESTDIR)$(DOCDIR)/examples/
 	sed $(UNIT_PATHS) systemd/hrauditd.service > $(DESTDIR)$(UNITDIR)/hrauditd.service
 	sed $(UNIT_PATHS) systemd/hraudit-export.service \
 	  > $(DESTDIR)$(UNITDIR)/hraudit-export.service
@@ -407,6 +411,10 @@ uninstall:
 	  $(addprefix $(DESTDIR)$(DATADIR)/sql/queries/,$(notdir $(QUERY_FILES)))
 	@for d in $(DESTDIR)$(DATADIR)/sql/queries $(DESTDIR)$(DATADIR)/sql \
 	  $(DESTDIR)$(DATADIR); do \
+	  [ ! -d $$d ] || rmdir $$d 2>/dev/null || echo "kept $$d: not empty"; \
+	done
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLE_FILES)))
+	@for d in $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR); do \
 	  [ ! -d $$d ] || rmdir $$d 2>/dev/null || echo "kept $$d: not empty"; \
 	done
 	rm -f $(DESTDIR)$(UNITDIR)/hrauditd.service \

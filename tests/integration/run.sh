@@ -38,6 +38,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/test_faults.sh"
 # shellcheck source=tests/integration/test_badinput.sh
 . "$here/test_badinput.sh"
+# shellcheck source=tests/integration/test_pacs.sh
+. "$here/test_pacs.sh"
 # shellcheck source=tests/integration/test_retrieve.sh
 . "$here/test_retrieve.sh"
 
@@ -57,6 +59,7 @@ TESTS+=(install-layout unit-security man-lint)
 TESTS+=(notify reload access-refused tls stalled-client db-permissions)
 TESTS+=(crash-kill9 disk-full busy-database)
 TESTS+=(bad-network idle-connections bad-dicom)
+TESTS+=(orthanc-forward orthanc-forward-retry)
 TESTS+=(retrieve-get retrieve-move retrieve-errors)
 
 # ---- the study, as the database should record it ---------------------------

@@ -20,13 +20,15 @@ INSTALL_FILES=$(
 644 usr/lib/sysusers.d/hraudit.conf
 644 usr/lib/tmpfiles.d/hraudit.conf
 755 usr/sbin/hrauditd
+644 usr/share/doc/hraudit/examples/orthanc-forward.lua
 644 usr/share/man/man1/hraudit.1
 644 usr/share/man/man5/hrauditd.ini.5
 644 usr/share/man/man8/hrauditd.8
 EOF
 )
 # The folders `make uninstall` leaves: those other packages share, and
-# /etc/hraudit with the configuration.  usr/share/hraudit is removed.
+# /etc/hraudit with the configuration.  usr/share/hraudit and
+# usr/share/doc/hraudit are removed.
 UNINSTALL_DIRS=$(
 	cat <<'EOF'
 etc
@@ -40,6 +42,7 @@ usr/lib/sysusers.d
 usr/lib/tmpfiles.d
 usr/sbin
 usr/share
+usr/share/doc
 usr/share/man
 usr/share/man/man1
 usr/share/man/man5
@@ -99,6 +102,8 @@ test_install_layout() {
 		err "usr/sbin/hrauditd is not '$HRAUDITD'"
 	cmp -s "$HRAUDIT" "$dest/usr/bin/hraudit" || err "usr/bin/hraudit is not '$HRAUDIT'"
 	cmp -s "$root/etc/hrauditd.ini" "$conf" || err "etc/hraudit/hrauditd.ini is not etc/hrauditd.ini"
+	cmp -s "$root/etc/orthanc-forward.lua" "$dest/usr/share/doc/hraudit/examples/orthanc-forward.lua" ||
+		err "usr/share/doc/hraudit/examples/orthanc-forward.lua is not etc/orthanc-forward.lua"
 
 	# Only the Exec*= lines naming the binaries change, to the installed
 	# paths: ExecStart= in both, ExecReload= (the check) in hrauditd's.
