@@ -44,7 +44,7 @@ LIBS       = $(DCMTK_LIBS) $(shell pkg-config --libs sqlite3 libsystemd inih) \
 
 # Modules, in the order data flows through them.
 LIB_OBJS   = $(BUILD)/errmsg.o $(BUILD)/dcm.o $(BUILD)/raw.o $(BUILD)/scanopts.o \
-             $(BUILD)/extract.o $(BUILD)/rule.o $(BUILD)/classify.o $(BUILD)/store.o \
+             $(BUILD)/extract.o $(BUILD)/rdsr.o $(BUILD)/rule.o $(BUILD)/classify.o $(BUILD)/store.o \
              $(BUILD)/access.o $(BUILD)/retrieve.o \
              $(BUILD)/schema.o $(BUILD)/ingest.o $(BUILD)/server.o $(BUILD)/config.o \
              $(BUILD)/audit.o \
@@ -172,8 +172,10 @@ $(FUZZ_BUILD)/corpus-header: tests/data/study.dump $(wildcard tests/data/series-
 # tests/fuzz/enhanced-frames.dump), with selector bytes (fuzz_ingest.c)
 # 0-3: the four transfer syntaxes in one piece; 4: explicit VR little
 # endian byte by byte; 80: in pieces of 1000 and 3 bytes, header limit 300.
+# The dose reports of tests/data/rdsr-*.sr (sr2dump.awk) with selector 0.
 $(FUZZ_BUILD)/corpus-ingest: tests/data/study.dump $(wildcard tests/data/series-*.dump) \
-                             bench/enhanced-ct.dump tests/fuzz/enhanced-frames.dump | $(FUZZ_BUILD)
+                             bench/enhanced-ct.dump tests/fuzz/enhanced-frames.dump \
+                             tests/data/sr2dump.awk $(wildcard tests/data/rdsr-*.sr) | $(FUZZ_BUILD)
 	@rm -rf $@ $@.tmp && mkdir -p $@.tmp
 	@for s in tests/data/series-*.dump enhanced; do \
 	  n=$$(basename $$s .dump); \
@@ -186,6 +188,13 @@ $(FUZZ_BUILD)/corpus-ingest: tests/data/study.dump $(wildcard tests/data/series-
 	    dump2dcm -q -F +t$${t#*:} $@.tmp/$$n.txt $@.tmp/$$n.ds && \
 	    { printf "\\$$(printf %03o $$sel)"; cat $@.tmp/$$n.ds; } > $@.tmp/$$n-$$sel || exit 1; \
 	  done; rm -f $@.tmp/$$n.txt $@.tmp/$$n.ds; \
+	done; \
+	for s in tests/data/rdsr-*.sr; do \
+	  n=$$(basename $$s .sr); \
+	  awk -f tests/data/sr2dump.awk $$s > $@.tmp/$$n.txt && \
+	  dump2dcm -q -F +te $@.tmp/$$n.txt $@.tmp/$$n.ds && \
+	  { printf '\000'; cat $@.tmp/$$n.ds; } > $@.tmp/$$n-0 && \
+	  rm $@.tmp/$$n.txt $@.tmp/$$n.ds || exit 1; \
 	done; mv $@.tmp $@
 
 fuzzers: $(FUZZERS) $(FUZZ_BUILD)/corpus-header $(FUZZ_BUILD)/corpus-ingest

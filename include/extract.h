@@ -109,4 +109,14 @@ bool extract_is_cardiac(const struct instance_info *info,
  * matches its query results with it. */
 bool extract_filter_match(const struct extract_filter *filter, const char *text);
 
+/*
+ * Parses a decimal number filling the whole of s[0..n) (spaces around are
+ * allowed, as in DS and IS, and a trailing '%'); NAN otherwise, and for
+ * infinities.  Also used for the DS values of SR content (rdsr.c).
+ */
+double extract_number(const char *s, size_t n);
+
+/* DA "YYYYMMDD" (also the old "YYYY.MM.DD") -> "YYYY-MM-DD"; else "". */
+void extract_format_date(const char *da, char out[11]);
+
 #endif

@@ -23,6 +23,8 @@
 #include "dcm.h"
 
 #define RDSR_SOP_CLASS "1.2.840.10008.5.1.4.1.1.88.67"  /* X-Ray Radiation Dose SR */
+/* Enhanced X-Ray Radiation Dose SR (PS3.4 B.5): the same TID 10011 tree. */
+#define RDSR_SOP_CLASS_ENHANCED "1.2.840.10008.5.1.4.1.1.88.76"
 #define RDSR_UID_MAX 65        /* UI: 64 characters + NUL                   */
 #define RDSR_TEXT_MAX 128
 #define RDSR_CODE_MAX 32       /* a code value (SH, or UC for SCT)          */
@@ -67,14 +69,22 @@ struct rdsr_report {
 
 /*
  * True when h is a CT Radiation Dose SR: its SOP Class is RDSR_SOP_CLASS
- * and its root concept is (113701, DCM) X-Ray Radiation Dose Report.
+ * (or RDSR_SOP_CLASS_ENHANCED), its root concept is (113701, DCM) X-Ray
+ * Radiation Dose Report, and the report is of CT: Procedure Reported
+ * (121058, DCM) is Computed Tomography X-Ray (P5-08000, SRT; 77477000,
+ * SCT), or a CT container (113811 CT Accumulated Dose Data, 113819 CT
+ * Acquisition) is among the root's items.  A projection X-ray dose report
+ * (TID 10001, same root concept) is not.  NULL gives false.
  */
 bool rdsr_is_ct_dose_report(const struct dcm_header *h);
 
 /*
  * Reads the report of h into *out (overwritten; release it with
  * rdsr_report_release, also after an error).  Elements it does not know
- * are skipped; an event without CTDIvol or DLP is still an event.
+ * are skipped; an event without CTDIvol or DLP is still an event.  An
+ * event is any (113819, DCM) container, at any depth; its values are read
+ * anywhere below it, the first of a concept winning; content more than 16
+ * levels deep is skipped.
  * Returns 0; -EINVAL when h is not a CT dose report or its tree is not one
  * (no root container, no SOP Instance or Study Instance UID), with a
  * message in *errmsg; -ENOMEM.

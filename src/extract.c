@@ -46,9 +46,8 @@ static void get_text(const struct raw *raw, const char *key, char *buf, size_t s
 	snprintf(buf, size, "%s", t ? t : "");
 }
 
-/* Parses a decimal number filling the whole of s[0..n) (spaces around are
- * allowed, as in DS and IS); NAN otherwise. */
-static double parse_number(const char *s, size_t n)
+/* A DS or IS number (extract.h). */
+double extract_number(const char *s, size_t n)
 {
 	char buf[64], *end;
 	double v;
@@ -81,10 +80,10 @@ static double decode_one(const char *s, size_t n, bool un_float)
 
 	if (n >= 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
 	    s[2] == '=')
-		return parse_number(s + 3, n - 3);
+		return extract_number(s + 3, n - 3);
 	if (n < 3 || !(isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
 	               s[2] == ':'))
-		return parse_number(s, n);
+		return extract_number(s, n);
 	if (n >= sizeof tmp)
 		return NAN;
 	memcpy(tmp, s, n);
@@ -110,7 +109,7 @@ static double decode_one(const char *s, size_t n, bool un_float)
 		return (double)((unsigned long)b[0] | (unsigned long)b[1] << 8 |
 		                (unsigned long)b[2] << 16 | (unsigned long)b[3] << 24);
 	if (strcmp(vr, "UN") == 0 || strcmp(vr, "OB") == 0)
-		return parse_number((const char *)b, (size_t)len);
+		return extract_number((const char *)b, (size_t)len);
 	return NAN;
 }
 
@@ -225,8 +224,8 @@ static int two(const char *s)
 	return (s[0] - '0') * 10 + (s[1] - '0');
 }
 
-/* DA "YYYYMMDD" (also the old "YYYY.MM.DD") -> "YYYY-MM-DD"; else "". */
-static void format_date(const char *da, char out[11])
+/* DA -> YYYY-MM-DD (extract.h). */
+void extract_format_date(const char *da, char out[11])
 {
 	char d[9];
 	size_t n = 0;
@@ -359,7 +358,7 @@ void extract_derive(const struct raw *raw, struct instance_info *o)
 	get_text(raw, "0020,000D", o->study_uid, sizeof o->study_uid);
 	get_text(raw, "0008,0050", o->accession_number, sizeof o->accession_number);
 	get_text(raw, "0008,0020", buf, sizeof buf);
-	format_date(buf, o->study_date);
+	extract_format_date(buf, o->study_date);
 	get_text(raw, "0008,0030", buf, sizeof buf);
 	format_time(buf, o->study_time);
 	get_text(raw, "0008,0060", o->modality, sizeof o->modality);
@@ -466,7 +465,7 @@ int extract_instance(const struct dcm_header *h, struct raw *raw,
 		out->sop_instance_uid[0] = '\0';
 	out->instance_number = NAN;
 	if (dcm_header_string(h, DCM_TAG(0x0020, 0x0013), buf, sizeof buf) > 0)
-		out->instance_number = parse_number(buf, strcspn(buf, "\\"));
+		out->instance_number = extract_number(buf, strcspn(buf, "\\"));
 	extract_derive(raw, out);
 	if (!out->sop_instance_uid[0] || !out->series_uid[0] || !out->study_uid[0])
 		return -EINVAL;
