@@ -17,6 +17,7 @@
 
 #define EXTRACT_UID_MAX 65      /* UI: 64 characters + NUL                   */
 #define EXTRACT_TEXT_MAX 257    /* LO/SH/CS values; UTF-8 may need more bytes */
+#define EXTRACT_DATETIME_MAX 27 /* "YYYY-MM-DDTHH:MM:SS.ffffff" + NUL         */
 
 /* Everything one instance tells about its series.  Numbers are NAN when
  * absent; strings are "" when absent. */
@@ -24,6 +25,10 @@ struct instance_info {
 	char sop_instance_uid[EXTRACT_UID_MAX];
 	char sop_class_uid[EXTRACT_UID_MAX];
 	double instance_number;              /* (0020,0013)                     */
+	/* (0008,002A), else (0008,0022) with (0008,0032), as extract_datetime
+	 * writes it, or "".  Per instance, like the two above: not raw
+	 * material, and left as it was by extract_derive. */
+	char acquisition_datetime[EXTRACT_DATETIME_MAX];
 	char series_uid[EXTRACT_UID_MAX];
 	char study_uid[EXTRACT_UID_MAX];
 	char accession_number[EXTRACT_TEXT_MAX];
@@ -62,6 +67,7 @@ struct instance_info {
 	double total_collimation_mm;         /* (0018,9307)                      */
 	double frames;                       /* (0028,0008) Number of Frames     */
 	char acquisition_type[EXTRACT_TEXT_MAX];    /* (0018,9302): SPIRAL, ...  */
+	char irradiation_event_uid[EXTRACT_UID_MAX]; /* (0008,3010), first value */
 	char exposure_modulation[EXTRACT_TEXT_MAX]; /* (0018,9323): e.g. ECG     */
 	bool sequential;                     /* DSEQCARD, or SEQUENCED           */
 	bool triggered;                      /* TRGD: prospective ECG trigger   */
@@ -103,6 +109,14 @@ int extract_instance(const struct dcm_header *h, struct raw *raw,
  */
 bool extract_is_cardiac(const struct instance_info *info,
                         const struct extract_filter *filter);
+
+/*
+ * A DICOM DT ("YYYYMMDDHHMMSS.FFFFFF&ZZXX", at least to the hour) as
+ * "YYYY-MM-DDTHH:MM:SS[.FFFFFF]" in out: missing minutes and seconds are 0,
+ * the UTC offset is dropped (times stay the scanner's), so SQLite's
+ * julianday() reads it.  Returns 0, or -EINVAL (out is then "").
+ */
+int extract_datetime(const char *dt, char out[EXTRACT_DATETIME_MAX]);
 
 /* True when text matches one of the filter's globs (fnmatch(3),
  * case-insensitive); false for an empty filter.  `hraudit retrieve`

@@ -40,8 +40,12 @@ struct ingest {
  * Records the object whose header is h, as sent by `source` (the calling
  * AE title, or a label such as "import").  scratch is reused between calls
  * (raw.h; release it at the end).  *info receives what was extracted.
+ * A CT Radiation Dose SR (rdsr_is_ct_dose_report) is parsed by rdsr.c and
+ * recorded by store_record_dose(): *outcome STORE_DOSE_REPORT (or
+ * STORE_DUPLICATE, STORE_IGNORED), *info holds only its UIDs.
  * Returns 0 with *outcome set; -EINVAL when the object cannot be understood
- * (no study, series or instance UID); -ENOMEM; or store_record's errors
+ * (no study, series or instance UID; or a dose report whose tree cannot be
+ * read, with *errmsg saying why); -ENOMEM; or store_record's errors
  * (-EBUSY, -ENOSPC, -EIO) with *errmsg.  Nothing is written on error.
  */
 int ingest_header(const struct ingest *in, const struct dcm_header *h,

@@ -19,6 +19,8 @@
 
 #include "extract.h"
 
+struct rdsr_report;
+
 #define STORE_APPLICATION_ID 0x48524144 /* "HRAD" */
 
 struct store;
@@ -52,6 +54,7 @@ enum store_outcome {
 	STORE_ADDED,          /* a new instance of a recorded series            */
 	STORE_DUPLICATE,      /* an instance already counted: nothing changed   */
 	STORE_IGNORED,        /* not cardiac and its series is not recorded     */
+	STORE_DOSE_REPORT,    /* a dose report recorded, with its events        */
 };
 
 /*
@@ -71,10 +74,13 @@ int store_record(struct store *s, const struct instance_info *info,
                  const char *calling_aet, enum store_outcome *outcome,
                  char **errmsg);
 
-/* One instance of a batch (store_record_batch), with its result. */
+/* One instance of a batch (store_record_batch), with its result: an
+ * image (info and raw_json), or a dose report (dose; info and raw_json
+ * unused), as store_record() or store_record_dose() records it. */
 struct store_item {
 	const struct instance_info *info;     /* as for store_record()      */
 	const char *raw_json;
+	const struct rdsr_report *dose;       /* as for store_record_dose() */
 	bool cardiac;
 	const char *received_utc;
 	const char *calling_aet;
@@ -91,6 +97,22 @@ struct store_item {
  * were recorded (r == 0).
  */
 int store_record_batch(struct store *s, struct store_item *items, size_t n);
+
+/*
+ * Records one CT Radiation Dose SR (sql/005-dose.sql): a dose_report row
+ * and a dose_event row per event, when `cardiac` (the caller's judgement
+ * of its events: heart or chest) or when a series of its study is
+ * recorded; otherwise *outcome is STORE_IGNORED.  The same SOP Instance
+ * UID again changes nothing (STORE_DUPLICATE).  A report that carries an
+ * Irradiation Event UID of an earlier report of the study replaces that
+ * report and those events (their replaced_by names it).  Series are linked
+ * to events when read (view dose_link), so the order of arrival does not
+ * matter.  One committed transaction; errors as store_record().
+ */
+int store_record_dose(struct store *s, const struct rdsr_report *report,
+                      bool cardiac, const char *received_utc,
+                      const char *calling_aet, enum store_outcome *outcome,
+                      char **errmsg);
 
 /* Called once per result row; return non-zero to stop.  values[i] is NULL
  * for SQL NULL; numeric[i] says it is an INTEGER or REAL value. */

@@ -35,6 +35,11 @@ void cli_usage(FILE *f);
  * writable), saying why on stderr when it cannot.  Returns 0 or < 0. */
 int cli_open_store(struct cli *cli, bool writable);
 
+/* Loads the configuration (-f, or the default file) without opening the
+ * database, which cli_open_store() does (loading it again).  Returns 0, or
+ * < 0 having said why. */
+int cli_load_config(struct cli *cli);
+
 /* Runs one read-only query and prints its rows; header (may be NULL) gives
  * the column names when there is no row.  Returns an exit status. */
 int cli_print_query(struct cli *cli, const char *sql, const char *const *params,
@@ -99,6 +104,8 @@ struct cli_number {
 struct cli_exam {
 	char *accession_number, *study_date, *study_time, *model,
 	     *station_name, *series_description, *scan_type, *hr_source;
+	char *dlp_source;          /* "rdsr" or NULL (sql/005-dose.sql)       */
+	char *ctdivol_source;      /* "image", "rdsr" or NULL                 */
 	char date[11];             /* study_date if a valid YYYY-MM-DD, or "" */
 	int weekday;               /* of study_date: 0 Sunday .. 6 Saturday,
 	                              -1 unknown                              */
@@ -110,8 +117,8 @@ struct cli_exams {
 	struct cli_exam *v;        /* ordered by study_date, study_time,
 	                              accession_number, scan_type (NULL first) */
 	size_t n, cap;
-	bool has_dlp;              /* the view has dlp_mgycm (a later schema);
-	                              otherwise every dlp_mgycm is NULL        */
+	bool has_dlp;              /* the view has dlp_mgycm and dlp_source
+	                              (schema 5); otherwise they are NULL      */
 };
 
 /* Reads into *out (zeroed) the exams with from <= study_date <= to, either

@@ -18,13 +18,13 @@
 /* The columns of the SELECT: texts, then numbers, then weekday. */
 #define EXAM_SELECT \
 	"SELECT accession_number, study_date, study_time, model, station_name, " \
-	"series_description, scan_type, hr_source, " \
+	"series_description, scan_type, hr_source, %s, " \
 	"hr_avg, hr_min, hr_max, hr_var, ctdivol_mgy, calcium_score, %s, " \
 	"weekday FROM exam " \
 	"WHERE (?1 IS NULL OR study_date >= ?1) " \
 	"AND (?2 IS NULL OR study_date <= ?2) " \
 	"ORDER BY study_date, study_time, accession_number, scan_type"
-enum { N_TEXTS = 8, N_NUMBERS = 7, COL_WEEKDAY = N_TEXTS + N_NUMBERS };
+enum { N_TEXTS = 10, N_NUMBERS = 7, COL_WEEKDAY = N_TEXTS + N_NUMBERS };
 
 struct loading {
 	struct cli_exams *ex;
@@ -37,7 +37,8 @@ static int exam_copy(struct cli_exam *e, const char *const *v, const bool *numer
 {
 	char **texts[N_TEXTS] = {&e->accession_number, &e->study_date,
 		&e->study_time, &e->model, &e->station_name,
-		&e->series_description, &e->scan_type, &e->hr_source};
+		&e->series_description, &e->scan_type, &e->hr_source,
+		&e->dlp_source, &e->ctdivol_source};
 	struct cli_number *numbers[N_NUMBERS] = {&e->hr_avg, &e->hr_min,
 		&e->hr_max, &e->hr_var, &e->ctdivol_mgy, &e->calcium_score,
 		&e->dlp_mgycm};
@@ -106,10 +107,12 @@ int cli_load_exams(struct cli *cli, const char *from, const char *to,
 
 	memset(out, 0, sizeof *out);
 	r = store_query(cli->store, "SELECT 1 FROM pragma_table_info('exam') "
-	                "WHERE name = 'dlp_mgycm'", NULL, 0, found_row, &out->has_dlp,
+	                "WHERE name = 'dlp_source'", NULL, 0, found_row, &out->has_dlp,
 	                &err);
 	if (r == 0) {
-		snprintf(sql, sizeof sql, EXAM_SELECT, out->has_dlp ? "dlp_mgycm" : "NULL");
+		snprintf(sql, sizeof sql, EXAM_SELECT,
+		         out->has_dlp ? "dlp_source, ctdivol_source" : "NULL, NULL",
+		         out->has_dlp ? "dlp_mgycm" : "NULL");
 		r = store_query(cli->store, sql, params, 2, add_exam, &l, &err);
 	}
 	if (r == 0 && l.nomem)
@@ -137,6 +140,8 @@ void cli_exams_release(struct cli_exams *ex)
 		free(e->series_description);
 		free(e->scan_type);
 		free(e->hr_source);
+		free(e->dlp_source);
+		free(e->ctdivol_source);
 		free(e->hr_avg.text);
 		free(e->hr_min.text);
 		free(e->hr_max.text);

@@ -47,6 +47,7 @@ struct exam {
 	double hrv_bpm;             /* hr_var                                  */
 	double ctdivol_mgy;
 	double dlp_mgycm;
+	bool dlp_rdsr;              /* dlp_mgycm is from the dose SR           */
 	const int *by;              /* summary: the --by keys (enum by_key)    */
 	int nkeys;
 	size_t cell;                /* weekday: (type, scanner, day) index     */
@@ -151,6 +152,7 @@ static int fetch_exams(struct cli *cli, const struct report_args *a, struct exam
 			.weekday = x->weekday, .hr_bpm = x->hr_avg.value,
 			.hrv_bpm = x->hr_var.value, .ctdivol_mgy = x->ctdivol_mgy.value,
 			.dlp_mgycm = x->dlp_mgycm.value,
+			.dlp_rdsr = x->dlp_source && strcmp(x->dlp_source, "rdsr") == 0,
 		};
 		if (x->date[0]) {
 			memcpy(e->month, x->date, 7);
@@ -355,6 +357,23 @@ static int summary_row(struct output *o, const struct report_args *a,
 	return output_row(o, c + NSTATS, names, values, numeric);
 }
 
+/* The line saying where the exams' DLP came from (standard error, so
+ * that the CSV and JSON on standard output stay one table): the exam
+ * view takes it from the dose SR (sql/005-dose.sql) or has none. */
+static void summary_dlp_sources(const struct exams *ex, FILE *f)
+{
+	size_t rdsr = 0, none = 0;
+
+	for (size_t i = 0; i < ex->n; i++) {
+		if (isnan(ex->v[i].dlp_mgycm))
+			none++;
+		else if (ex->v[i].dlp_rdsr)
+			rdsr++;
+	}
+	fprintf(f, "DLP from: dose SR (%zu exam%s), none (%zu)\n", rdsr,
+	        rdsr == 1 ? "" : "s", none);
+}
+
 int cmd_summary(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -417,6 +436,8 @@ int cmd_summary(struct cli *cli, int argc, char **argv)
 			break;   /* output_finish reports it */
 	}
 	status = finish(o, status);
+	if (status == 0 && ex.all.has_dlp)
+		summary_dlp_sources(&ex, a.fmt == OUTPUT_TABLE ? stdout : stderr);
 out:
 	free(scratch);
 	exams_release(&ex);

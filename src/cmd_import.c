@@ -132,7 +132,7 @@ static int import_file(struct import *imp, const char *path)
 	r = ingest_header(&imp->ingest, h, &imp->scratch, IMPORT_SOURCE, &info,
 	                  &outcome, &err);
 	if (r == -EINVAL) {
-		unreadable(imp, path, "no study, series or instance uid");
+		unreadable(imp, path, err ? err : "no study, series or instance uid");
 		r = 0;
 		goto out;
 	}
@@ -144,6 +144,7 @@ static int import_file(struct import *imp, const char *path)
 		imp->new_series++;
 		/* fall through */
 	case STORE_ADDED:
+	case STORE_DOSE_REPORT:
 		imp->recorded++;
 		break;
 	case STORE_DUPLICATE:

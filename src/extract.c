@@ -350,6 +350,8 @@ void extract_derive(const struct raw *raw, struct instance_info *o)
 		memset(o, 0, sizeof *o);
 		memcpy(o->sop_instance_uid, keep.sop_instance_uid, sizeof o->sop_instance_uid);
 		o->instance_number = keep.instance_number;
+		memcpy(o->acquisition_datetime, keep.acquisition_datetime,
+		       sizeof o->acquisition_datetime);
 	}
 	set_nan(o);
 
@@ -369,6 +371,8 @@ void extract_derive(const struct raw *raw, struct instance_info *o)
 	get_text(raw, "0008,1030", o->study_description, sizeof o->study_description);
 	get_text(raw, "0008,103E", o->series_description, sizeof o->series_description);
 	get_text(raw, "0018,1030", o->protocol_name, sizeof o->protocol_name);
+	get_text(raw, "0008,3010", o->irradiation_event_uid, sizeof o->irradiation_event_uid);
+	o->irradiation_event_uid[strcspn(o->irradiation_event_uid, "\\")] = '\0';
 
 	/* Scan Options: the standard attribute, else Siemens XA's private one */
 	scan_options = raw_get(raw, "0018,0022");
@@ -449,6 +453,55 @@ void extract_derive(const struct raw *raw, struct instance_info *o)
 #endif
 }
 
+int extract_datetime(const char *dt, char out[EXTRACT_DATETIME_MAX])
+{
+	char d[15] = "00000000000000";
+	size_t n = strspn(dt, "0123456789"), frac = 0;
+
+	out[0] = '\0';
+	/* to the hour at least, then whole minutes and seconds */
+	if (n < 10 || n > 14 || n % 2)
+		return -EINVAL;
+	memcpy(d, dt, n);
+	if (dt[n] == '.') {
+		frac = strspn(dt + n + 1, "0123456789");
+		if (n != 14 || frac == 0 || frac > 6)
+			return -EINVAL;
+	}
+	if (two(d + 4) < 1 || two(d + 4) > 12 || two(d + 6) < 1 || two(d + 6) > 31 ||
+	    two(d + 8) > 23 || two(d + 10) > 59 || two(d + 12) > 60)
+		return -EINVAL;
+	snprintf(out, EXTRACT_DATETIME_MAX, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s%s%.*s",
+	         d, d + 4, d + 6, d + 8, d + 10, d + 12, frac ? "." : "",
+	         (int)frac, frac ? dt + n + 1 : "");
+	return 0;
+}
+
+/* Acquisition DateTime (0008,002A), else Acquisition Date (0008,0022) and
+ * Time (0008,0032) (old "HH:MM:SS" times too), into out, or "". */
+static void acquisition_datetime(const struct dcm_header *h,
+                                 char out[EXTRACT_DATETIME_MAX])
+{
+	char dt[80], da[32], tm[40], joined[80];
+	size_t n = 0;
+
+	if (dcm_header_string(h, DCM_TAG(0x0008, 0x002A), dt, sizeof dt) > 0 &&
+	    extract_datetime(dt, out) == 0)
+		return;
+	out[0] = '\0';
+	if (dcm_header_string(h, DCM_TAG(0x0008, 0x0022), da, sizeof da) <= 0 ||
+	    dcm_header_string(h, DCM_TAG(0x0008, 0x0032), tm, sizeof tm) <= 0)
+		return;
+	for (const char *p = da; *p && n < 8; p++)
+		if (*p != '.')
+			joined[n++] = *p;
+	for (const char *p = tm; *p && n < sizeof joined - 1; p++)
+		if (*p != ':')
+			joined[n++] = *p;
+	joined[n] = '\0';
+	extract_datetime(joined, out);
+}
+
 int extract_instance(const struct dcm_header *h, struct raw *raw,
                      struct instance_info *out)
 {
@@ -466,6 +519,7 @@ int extract_instance(const struct dcm_header *h, struct raw *raw,
 	out->instance_number = NAN;
 	if (dcm_header_string(h, DCM_TAG(0x0020, 0x0013), buf, sizeof buf) > 0)
 		out->instance_number = extract_number(buf, strcspn(buf, "\\"));
+	acquisition_datetime(h, out->acquisition_datetime);
 	extract_derive(raw, out);
 	if (!out->sop_instance_uid[0] || !out->series_uid[0] || !out->study_uid[0])
 		return -EINVAL;

@@ -1,15 +1,20 @@
 /*
  * ingest.c - header to database row (include/ingest.h), and the group
- * commit of the daemon's associations.
+ * commit of the daemon's associations.  A CT Radiation Dose SR takes its
+ * own way (rdsr.c -> store_record_dose) through the same group commit.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "classify.h"
+#include "errmsg.h"
 #include "ingest.h"
+#include "rdsr.h"
 
 /* Most instances one transaction takes: bounds the time a commit holds
  * the write lock for the CLI and sqlite3 readers' checkpoints. */
@@ -92,6 +97,96 @@ static void commit_queued(struct store *store, struct ingest_queue *q,
 	pthread_mutex_unlock(&q->lock);
 }
 
+/* The item alone, or through the group commit; its result. */
+static int commit_item(const struct ingest *in, struct waiter *w,
+                       enum store_outcome *outcome, char **errmsg)
+{
+	if (in->queue)
+		commit_queued(in->store, in->queue, w);
+	else
+		store_record_batch(in->store, &w->item, 1);
+	if (w->item.r < 0) {
+		if (errmsg)
+			*errmsg = w->item.errmsg;
+		else
+			free(w->item.errmsg);
+		return w->item.r;
+	}
+	*outcome = w->item.outcome;
+	return 0;
+}
+
+/* Target Region codes (SRT, SCT) and meanings of the heart and chest. */
+static const char *const cardiac_regions[] = {
+	"T-32000", "80891009",          /* Heart             */
+	"T-D3000", "51185008",          /* Chest             */
+	"T-43000", "41801008",          /* Coronary artery   */
+	"T-D3050", "43799004",          /* Thorax (SNOMED)   */
+	NULL
+};
+static const char *const cardiac_words[] = {
+	"heart", "chest", "thora", "coronar", "cardi", NULL
+};
+
+/*
+ * A dose report is the audit's when one of its events targets the heart or
+ * the chest, or was ECG modulated.  Other reports are recorded only when
+ * their study has a recorded series (store_record_dose).
+ */
+static bool dose_is_cardiac(const struct rdsr_report *d)
+{
+	for (size_t i = 0; i < d->nevents; i++) {
+		const struct rdsr_event *e = &d->events[i];
+
+		for (size_t k = 0; cardiac_regions[k]; k++)
+			if (strcmp(e->target_region_code, cardiac_regions[k]) == 0)
+				return true;
+		for (size_t k = 0; cardiac_words[k]; k++)
+			if (strcasestr(e->target_region, cardiac_words[k]))
+				return true;
+		if (strcasestr(e->exposure_modulation, "ECG"))
+			return true;
+	}
+	return false;
+}
+
+/* A CT Radiation Dose SR: parsed, then recorded as one item. */
+static int ingest_dose(const struct ingest *in, const struct dcm_header *h,
+                       const char *source, struct instance_info *info,
+                       enum store_outcome *outcome, char **errmsg)
+{
+	struct rdsr_report d = {0};
+	char received[STORE_TIME_MAX], *err = NULL;
+	struct waiter w = {0};
+	int r;
+
+	r = rdsr_parse(h, &d, &err);
+	if (r < 0) {
+		if (r == -EINVAL)
+			errmsg_set(errmsg, "not a readable ct dose report: %s",
+			           err ? err : "no reason");
+		free(err);
+		goto out;
+	}
+	memset(info, 0, sizeof *info);
+	snprintf(info->sop_instance_uid, sizeof info->sop_instance_uid, "%s",
+	         d.sop_instance_uid);
+	snprintf(info->sop_class_uid, sizeof info->sop_class_uid, "%s", RDSR_SOP_CLASS);
+	snprintf(info->series_uid, sizeof info->series_uid, "%s", d.series_uid);
+	snprintf(info->study_uid, sizeof info->study_uid, "%s", d.study_uid);
+	snprintf(info->accession_number, sizeof info->accession_number, "%s",
+	         d.accession_number);
+	store_now_utc(received);
+	w.item.dose = &d;
+	w.item.cardiac = dose_is_cardiac(&d);
+	w.item.received_utc = received;
+	w.item.calling_aet = source;
+	r = commit_item(in, &w, outcome, errmsg);
+out:
+	rdsr_report_release(&d);
+	return r;
+}
+
 int ingest_header(const struct ingest *in, const struct dcm_header *h,
                   struct raw *scratch, const char *source,
                   struct instance_info *info, enum store_outcome *outcome,
@@ -101,6 +196,8 @@ int ingest_header(const struct ingest *in, const struct dcm_header *h,
 	struct waiter w = {0};
 	int r;
 
+	if (rdsr_is_ct_dose_report(h))
+		return ingest_dose(in, h, source, info, outcome, errmsg);
 	r = extract_instance(h, scratch, info);
 	if (r < 0)
 		return r;
@@ -114,18 +211,7 @@ int ingest_header(const struct ingest *in, const struct dcm_header *h,
 	w.item.raw_json = json;
 	w.item.received_utc = received;
 	w.item.calling_aet = source;
-	if (in->queue)
-		commit_queued(in->store, in->queue, &w);
-	else
-		store_record_batch(in->store, &w.item, 1);
+	r = commit_item(in, &w, outcome, errmsg);
 	free(json);
-	if (w.item.r < 0) {
-		if (errmsg)
-			*errmsg = w.item.errmsg;
-		else
-			free(w.item.errmsg);
-		return w.item.r;
-	}
-	*outcome = w.item.outcome;
-	return 0;
+	return r;
 }

@@ -263,8 +263,9 @@ static uint16_t on_store(void *ctx, const struct dcm_store_request *req)
 		                                     DCM_STATUS_CANNOT_UNDERSTAND),
 		           "cannot understand instance '%s' from '%s' (%s): %s",
 		           req->sop_instance_uid, job->info.calling_aet, job->peer,
-		           req->header ? "no study, series or instance uid"
-		                       : "not a dicom data set");
+		           err ? err : req->header ? "no study, series or instance uid"
+		                                   : "not a dicom data set");
+		free(err);
 		atomic_fetch_add(&srv->failed, 1);
 		return DCM_STATUS_CANNOT_UNDERSTAND;
 	}
@@ -296,6 +297,14 @@ static uint16_t on_store(void *ctx, const struct dcm_store_request *req)
 	case STORE_IGNORED:
 		atomic_fetch_add(&srv->ignored, 1);
 		job->ignored++;
+		break;
+	case STORE_DOSE_REPORT:
+		log_fields(LOG_INFO, assoc_fields(&f, job, NULL, 0),
+		           "dose report '%s' of study '%s' from '%s'",
+		           info.sop_instance_uid, info.study_uid,
+		           job->info.calling_aet);
+		atomic_fetch_add(&srv->stored, 1);
+		job->recorded++;
 		break;
 	}
 	return DCM_STATUS_SUCCESS;

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "raw.h"
+#include "rdsr.h"
 #include "store.h"
 #include "errmsg.h"
 
@@ -42,7 +43,8 @@ const char *const store_series_columns[] = {
 	"rr_high_ms", "intervals_acquired", "intervals_rejected",
 	"single_collimation_mm", "total_collimation_mm", "acquisition_type",
 	"exposure_modulation", "frames", "source_instance_number",
-	"instances_sampled", NULL
+	"instances_sampled", "irradiation_event_uid", "acquisition_start",
+	"acquisition_end", NULL
 };
 
 /* The columns derived from an instance's material, and where in struct
@@ -98,6 +100,7 @@ static const struct derived_column derived[] = {
 	TEXT_COL("exposure_modulation", exposure_modulation),
 	NUM_COL("frames", frames),
 	NUM_COL("source_instance_number", instance_number),
+	TEXT_COL("irradiation_event_uid", irradiation_event_uid),
 };
 #define NDERIVED (sizeof derived / sizeof derived[0])
 
@@ -109,6 +112,7 @@ struct store {
 	sqlite3_stmt *winner;
 	sqlite3_stmt *upsert_series;  /* row from this instance's material   */
 	sqlite3_stmt *bump_series;    /* counts only                         */
+	sqlite3_stmt *widen_acq;      /* acquisition_start/end over instances */
 	/* Transaction control, prepared once: sqlite3_exec() would compile
 	 * each of them again for every instance. */
 	sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *undo;
@@ -375,6 +379,12 @@ int store_open(const char *path, const struct store_options *opt,
 		    (rc = prepare(s, "UPDATE series SET instances = instances + 1, "
 		                  "last_received = max(last_received, ?2) "
 		                  "WHERE series_uid = ?1", &s->bump_series)) ||
+		    (rc = prepare(s, "UPDATE series SET acquisition_start = CASE WHEN "
+		                  "acquisition_start IS NULL OR ?2 < acquisition_start "
+		                  "THEN ?2 ELSE acquisition_start END, acquisition_end = "
+		                  "CASE WHEN acquisition_end IS NULL OR ?2 > acquisition_end "
+		                  "THEN ?2 ELSE acquisition_end END WHERE series_uid = ?1",
+		                  &s->widen_acq)) ||
 		    (rc = prepare(s, "BEGIN IMMEDIATE", &s->begin)) ||
 		    (rc = prepare(s, "COMMIT", &s->commit)) ||
 		    (rc = prepare(s, "ROLLBACK", &s->rollback)) ||
@@ -405,6 +415,7 @@ void store_close(struct store *s)
 	sqlite3_finalize(s->winner);
 	sqlite3_finalize(s->upsert_series);
 	sqlite3_finalize(s->bump_series);
+	sqlite3_finalize(s->widen_acq);
 	sqlite3_finalize(s->begin);
 	sqlite3_finalize(s->commit);
 	sqlite3_finalize(s->rollback);
@@ -536,8 +547,164 @@ static int record_one(struct store *s, struct store_item *it)
 	}
 	if (rc != SQLITE_DONE)
 		return rc;
+	/* the series' acquisition span, over every instance counted */
+	if (info->acquisition_datetime[0]) {
+		sqlite3_bind_text(s->widen_acq, 1, info->series_uid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->widen_acq, 2, info->acquisition_datetime, -1,
+		                  SQLITE_STATIC);
+		rc = sqlite3_step(s->widen_acq);
+		sqlite3_reset(s->widen_acq);
+		if (rc != SQLITE_DONE)
+			return rc;
+	}
 	it->outcome = existed ? STORE_ADDED : STORE_NEW_SERIES;
 	return SQLITE_OK;
+}
+
+/* A DT of the report as extract_datetime() writes it, bound; NULL when
+ * absent or not a date and time. */
+static void bind_datetime(sqlite3_stmt *st, int i, const char *dt)
+{
+	char iso[EXTRACT_DATETIME_MAX];
+
+	if (extract_datetime(dt, iso) == 0)
+		sqlite3_bind_text(st, i, iso, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static const char dose_report_sql[] =
+	"INSERT INTO dose_report (sop_instance_uid, study_uid, series_uid, "
+	"accession_number, study_date, manufacturer, model, station_name, "
+	"start_datetime, end_datetime, total_dlp_mgycm, total_events, events, "
+	"received, calling_aet) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	"?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING";
+
+static const char dose_event_sql[] =
+	"INSERT INTO dose_event (sop_instance_uid, event_number, study_uid, "
+	"event_uid, protocol, target_region, target_region_code, "
+	"acquisition_type, acquisition_type_code, start_datetime, "
+	"exposure_time_s, scanning_length_mm, ctdivol_mgy, dlp_mgycm, pitch, "
+	"single_collimation_mm, total_collimation_mm, exposure_modulation) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+	"?15, ?16, ?17, ?18)";
+
+/* A later report carrying an event's UID replaces the earlier ones: their
+ * events, then the reports those events belong to.  ?1 the new report. */
+static const char dose_replace_events_sql[] =
+	"UPDATE dose_event SET replaced_by = ?1 WHERE replaced_by IS NULL "
+	"AND sop_instance_uid <> ?1 AND event_uid IN (SELECT event_uid FROM "
+	"dose_event WHERE sop_instance_uid = ?1 AND event_uid IS NOT NULL) "
+	"AND study_uid = (SELECT study_uid FROM dose_report "
+	"WHERE sop_instance_uid = ?1)";
+static const char dose_replace_reports_sql[] =
+	"UPDATE dose_report SET replaced_by = ?1 WHERE replaced_by IS NULL "
+	"AND sop_instance_uid IN (SELECT sop_instance_uid FROM dose_event "
+	"WHERE replaced_by = ?1)";
+
+/* Runs sql once with ?1 = param: SQLITE_ROW, SQLITE_DONE or an error. */
+static int step_once(sqlite3 *db, const char *sql, const char *param)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* One dose report, inside the batch's transaction; as record_one(). */
+static int record_dose_one(struct store *s, struct store_item *it)
+{
+	const struct rdsr_report *d = it->dose;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!it->cardiac) {
+		/* not the heart's, unless a series of its study is recorded */
+		rc = step_once(s->db, "SELECT 1 FROM series WHERE study_uid = ?1 "
+		               "LIMIT 1", d->study_uid);
+		if (rc == SQLITE_DONE) {
+			it->outcome = STORE_IGNORED;
+			return SQLITE_OK;
+		}
+		if (rc != SQLITE_ROW)
+			goto out;
+	}
+	rc = sqlite3_prepare_v2(s->db, dose_report_sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, d->sop_instance_uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d->study_uid, -1, SQLITE_STATIC);
+	bind_text(st, 3, d->series_uid);
+	bind_text(st, 4, d->accession_number);
+	bind_text(st, 5, d->study_date);
+	bind_text(st, 6, d->manufacturer);
+	bind_text(st, 7, d->model);
+	bind_text(st, 8, d->station_name);
+	bind_datetime(st, 9, d->start_datetime);
+	bind_datetime(st, 10, d->end_datetime);
+	bind_num(st, 11, d->total_dlp_mgycm);
+	bind_num(st, 12, d->total_events);
+	sqlite3_bind_int64(st, 13, (sqlite3_int64)d->nevents);
+	sqlite3_bind_text(st, 14, it->received_utc, -1, SQLITE_STATIC);
+	bind_text(st, 15, it->calling_aet);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_DONE)
+		goto out;
+	if (sqlite3_changes(s->db) == 0) {
+		it->outcome = STORE_DUPLICATE;
+		return SQLITE_OK;
+	}
+
+	rc = sqlite3_prepare_v2(s->db, dose_event_sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	for (size_t i = 0; i < d->nevents; i++) {
+		const struct rdsr_event *e = &d->events[i];
+
+		sqlite3_bind_text(st, 1, d->sop_instance_uid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)i + 1);
+		sqlite3_bind_text(st, 3, d->study_uid, -1, SQLITE_STATIC);
+		bind_text(st, 4, e->event_uid);
+		bind_text(st, 5, e->protocol);
+		bind_text(st, 6, e->target_region);
+		bind_text(st, 7, e->target_region_code);
+		bind_text(st, 8, e->acquisition_type);
+		bind_text(st, 9, e->acquisition_type_code);
+		bind_datetime(st, 10, e->start_datetime);
+		bind_num(st, 11, e->exposure_time_s);
+		bind_num(st, 12, e->scanning_length_mm);
+		bind_num(st, 13, e->ctdivol_mgy);
+		bind_num(st, 14, e->dlp_mgycm);
+		bind_num(st, 15, e->pitch);
+		bind_num(st, 16, e->single_collimation_mm);
+		bind_num(st, 17, e->total_collimation_mm);
+		bind_text(st, 18, e->exposure_modulation);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_DONE)
+			goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+
+	if ((rc = step_once(s->db, dose_replace_events_sql,
+	                    d->sop_instance_uid)) != SQLITE_DONE ||
+	    (rc = step_once(s->db, dose_replace_reports_sql,
+	                    d->sop_instance_uid)) != SQLITE_DONE)
+		goto out;
+	it->outcome = STORE_DOSE_REPORT;
+	rc = SQLITE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /* Runs a prepared statement without results; SQLITE_OK or its error. */
@@ -571,7 +738,8 @@ int store_record_batch(struct store *s, struct store_item *items, size_t n)
 		goto fail;
 	if (n == 1) {
 		/* Alone: the transaction is the savepoint. */
-		rc = record_one(s, &items[0]);
+		rc = items[0].dose ? record_dose_one(s, &items[0])
+		                   : record_one(s, &items[0]);
 		if (rc != SQLITE_OK)
 			goto fail;
 	}
@@ -580,7 +748,8 @@ int store_record_batch(struct store *s, struct store_item *items, size_t n)
 		rc = run(s->savepoint);
 		if (rc != SQLITE_OK)
 			goto fail;
-		rc = record_one(s, &items[i]);
+		rc = items[i].dose ? record_dose_one(s, &items[i])
+		                   : record_one(s, &items[i]);
 		if (rc != SQLITE_OK) {
 			item_fail(&items[i], rc);
 			run(s->undo);
@@ -607,6 +776,22 @@ fail:
 	return 0;
 }
 
+/* One item in its own transaction: store_record(), store_record_dose(). */
+static int record_alone(struct store *s, struct store_item *it,
+                        enum store_outcome *outcome, char **errmsg)
+{
+	store_record_batch(s, it, 1);
+	if (it->r < 0) {
+		if (errmsg)
+			*errmsg = it->errmsg;
+		else
+			free(it->errmsg);
+		return it->r;
+	}
+	*outcome = it->outcome;
+	return 0;
+}
+
 int store_record(struct store *s, const struct instance_info *info,
                  const char *raw_json, bool cardiac, const char *received_utc,
                  const char *calling_aet, enum store_outcome *outcome,
@@ -617,16 +802,20 @@ int store_record(struct store *s, const struct instance_info *info,
 		.received_utc = received_utc, .calling_aet = calling_aet,
 	};
 
-	store_record_batch(s, &it, 1);
-	if (it.r < 0) {
-		if (errmsg)
-			*errmsg = it.errmsg;
-		else
-			free(it.errmsg);
-		return it.r;
-	}
-	*outcome = it.outcome;
-	return 0;
+	return record_alone(s, &it, outcome, errmsg);
+}
+
+int store_record_dose(struct store *s, const struct rdsr_report *report,
+                      bool cardiac, const char *received_utc,
+                      const char *calling_aet, enum store_outcome *outcome,
+                      char **errmsg)
+{
+	struct store_item it = {
+		.dose = report, .cardiac = cardiac,
+		.received_utc = received_utc, .calling_aet = calling_aet,
+	};
+
+	return record_alone(s, &it, outcome, errmsg);
 }
 
 int store_query(struct store *s, const char *sql, const char *const *params,

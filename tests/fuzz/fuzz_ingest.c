@@ -235,6 +235,12 @@ static uint16_t on_store(void *ctx, const struct dcm_store_request *req)
 		break;
 	case STORE_IGNORED:
 		break;
+	case STORE_DOSE_REPORT:
+		if (query("SELECT * FROM dose_report WHERE sop_instance_uid = ?",
+		          info.sop_instance_uid, "dose_report", only) != 1)
+			fail("dose report '%s' recorded but not found",
+			     info.sop_instance_uid);
+		break;
 	default:
 		fail("ingest_header: outcome %d", (int)outcome);
 	}

@@ -42,6 +42,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/test_pacs.sh"
 # shellcheck source=tests/integration/test_retrieve.sh
 . "$here/test_retrieve.sh"
+# shellcheck source=tests/integration/test_dose.sh
+. "$here/test_dose.sh"
 
 abspath() {
 	case $1 in
@@ -61,6 +63,7 @@ TESTS+=(crash-kill9 disk-full busy-database)
 TESTS+=(bad-network idle-connections bad-dicom)
 TESTS+=(orthanc-forward orthanc-forward-retry)
 TESTS+=(retrieve-get retrieve-move retrieve-errors)
+TESTS+=(dose-sr)
 
 # ---- the study, as the database should record it ---------------------------
 

@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "raw.h"
+#include "rdsr.h"
 #include "store.h"
 
 /* build/schema.c, generated from sql/ by make: the schema files, in order */
@@ -1204,6 +1205,231 @@ static void test_store__recorded_text_is_in_the_database_file(void **state)
 	assert_false(file_contains(f->path, "AUDIT^TESTPATIENT"));
 }
 
+/* ---- dose reports (sql/005-dose.sql) ------------------------------------ */
+
+#define DOSE_SOP "1.2.826.0.1.3680043.10.1234.8.1.1"
+#define EVENT_UID(n) "1.2.826.0.1.3680043.10.1234.8.3." #n
+
+/* One event: protocol, its UID, DT started, exposure time, DLP. */
+static void dose_event_set(struct rdsr_event *e, const char *protocol,
+                           const char *uid, const char *started,
+                           double exposure_s, double dlp)
+{
+	memset(e, 0, sizeof *e);
+	snprintf(e->protocol, sizeof e->protocol, "%s", protocol);
+	snprintf(e->event_uid, sizeof e->event_uid, "%s", uid);
+	snprintf(e->start_datetime, sizeof e->start_datetime, "%s", started);
+	strcpy(e->target_region, "Heart");
+	strcpy(e->target_region_code, "T-32000");
+	e->exposure_time_s = exposure_s;
+	e->dlp_mgycm = dlp;
+	e->ctdivol_mgy = dlp / 10;
+	e->pitch = e->single_collimation_mm = e->total_collimation_mm = NAN;
+	e->scanning_length_mm = NAN;
+}
+
+/* The test study's dose report, as tests/data/study-dose.sr: a topogram,
+ * then the events of series A (by UID), B (by time and protocol) and C (by
+ * protocol).  events must have room for 4. */
+static void dose_report_init(struct rdsr_report *r, struct rdsr_event *events)
+{
+	memset(r, 0, sizeof *r);
+	strcpy(r->sop_instance_uid, DOSE_SOP);
+	strcpy(r->study_uid, STUDY_UID);
+	strcpy(r->accession_number, "0012345678");
+	strcpy(r->study_date, "2024-03-12");
+	strcpy(r->model, "SOMATOM Force");
+	strcpy(r->start_datetime, "20240312093300");
+	r->total_dlp_mgycm = 614.3;
+	r->total_events = 4;
+	dose_event_set(&events[0], "Topogram", EVENT_UID(1), "20240312093300", 2.5, 6.1);
+	dose_event_set(&events[1], "DS_CorAdSeq", EVENT_UID(2), "20240312093405", 0.75, 215.3);
+	dose_event_set(&events[2], "Cor_Flash", EVENT_UID(3), "20240312094010.2", 0.3, 38.2);
+	dose_event_set(&events[3], "Cardiac CTA Prospective", EVENT_UID(4),
+	               "20240312095500+0100", 0.35, 354.7);
+	r->events = events;
+	r->nevents = 4;
+}
+
+static enum store_outcome record_dose(struct fixture *f, const struct rdsr_report *r,
+                                      bool cardiac)
+{
+	enum store_outcome o = (enum store_outcome)-1;
+	int rc = store_record_dose(f->s, r, cardiac, T3, "SCANNER01", &o, &f->err);
+
+	if (rc != 0)
+		fail_msg("store_record_dose: %d %s", rc, f->err ? f->err : "");
+	return o;
+}
+
+/* Series A, B and C of the study, one instance each, with what links
+ * them: A the UID of event 2, B a time in event 3 and a description that
+ * starts with its protocol, C the protocol name of event 4. */
+static void record_linked_series(struct fixture *f)
+{
+	struct instance_info in;
+
+	info_series_a(&in, 1);
+	strcpy(in.irradiation_event_uid, EVENT_UID(2));
+	strcpy(in.scan_type, "seq_diastolic");
+	assert_int_equal(record(f, &in, true, T1), STORE_NEW_SERIES);
+	info_series_a(&in, 1);
+	strcpy(in.series_uid, "1.2.826.0.1.3680043.10.1234.2.2");
+	strcpy(in.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.2.1");
+	strcpy(in.series_description, "Cor_Flash  0.4  Qr40  Q2  60 %");
+	strcpy(in.scan_type, "flash");
+	strcpy(in.acquisition_datetime, "2024-03-12T09:40:11");
+	assert_int_equal(record(f, &in, true, T1), STORE_NEW_SERIES);
+	info_series_a(&in, 1);
+	strcpy(in.series_uid, "1.2.826.0.1.3680043.10.1234.2.3");
+	strcpy(in.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.3.3.1");
+	strcpy(in.series_description, "Cardiac CTA 0.625mm STND");
+	strcpy(in.protocol_name, " cardiac cta PROSPECTIVE ");
+	strcpy(in.scan_type, "seq_systolic");
+	assert_int_equal(record(f, &in, true, T1), STORE_NEW_SERIES);
+}
+
+#define LINKS_SQL "SELECT group_concat(substr(series_uid, 29) || ':' || " \
+	"event_number || ':' || link, ' ') FROM (SELECT * FROM dose_link " \
+	"ORDER BY series_uid)"
+#define LINKS_WANT "2.1:2:event-uid 2.2:3:time+protocol 2.3:4:protocol"
+
+static void test_store__records_a_dose_report_once(void **state)
+{
+	struct fixture *f = *state;
+	struct rdsr_event ev[4];
+	struct rdsr_report r;
+
+	open_rw(f);
+	dose_report_init(&r, ev);
+	assert_int_equal(record_dose(f, &r, true), STORE_DOSE_REPORT);
+	assert_int_equal(record_dose(f, &r, true), STORE_DUPLICATE);
+	assert_string_equal(query1(f, "SELECT count(*) FROM dose_report"), "1");
+	assert_string_equal(query1(f, "SELECT count(*) FROM dose_event"), "4");
+	assert_string_equal(query1(f, "SELECT accession_number || ' ' || "
+	                    "typeof(accession_number) || ' ' || total_dlp_mgycm || ' ' || "
+	                    "events || ' ' || start_datetime FROM dose_report"),
+	                    "0012345678 text 614.3 4 2024-03-12T09:33:00");
+	/* DT as extract_datetime writes it: fraction kept, offset dropped */
+	assert_string_equal(query1(f, "SELECT group_concat(start_datetime, ' ') FROM "
+	                    "(SELECT * FROM dose_event WHERE event_number > 2 "
+	                    "ORDER BY event_number)"),
+	                    "2024-03-12T09:40:10.2 2024-03-12T09:55:00");
+	assert_string_equal(query1(f, "SELECT count(*) FROM dose_event WHERE "
+	                    "pitch IS NULL AND scanning_length_mm IS NULL"), "4");
+}
+
+static void test_store__links_series_to_events_whatever_the_order(void **state)
+{
+	struct fixture *f = *state;
+	struct rdsr_event ev[4];
+	struct rdsr_report r;
+
+	dose_report_init(&r, ev);
+	/* images first */
+	open_rw(f);
+	record_linked_series(f);
+	assert_string_equal(query1(f, "SELECT count(*) FROM dose_link"), "0");
+	assert_int_equal(record_dose(f, &r, true), STORE_DOSE_REPORT);
+	assert_string_equal(query1(f, LINKS_SQL), LINKS_WANT);
+	assert_string_equal(query1(f, "SELECT group_concat(scan_type || ':' || dlp_mgycm "
+	                    "|| ':' || dlp_source || ':' || study_dlp_mgycm, ' ') FROM "
+	                    "(SELECT * FROM exam ORDER BY scan_type)"),
+	                    "flash:38.2:rdsr:614.3 seq_diastolic:215.3:rdsr:614.3 "
+	                    "seq_systolic:354.7:rdsr:614.3");
+	store_close(f->s);
+	f->s = NULL;
+
+	/* the report first, in another database */
+	snprintf(f->path, sizeof f->path, "%s/other.db", f->dir);
+	open_rw(f);
+	assert_int_equal(record_dose(f, &r, true), STORE_DOSE_REPORT);
+	assert_string_equal(query1(f, "SELECT count(*) FROM dose_link"), "0");
+	record_linked_series(f);
+	assert_string_equal(query1(f, LINKS_SQL), LINKS_WANT);
+}
+
+static void test_store__widens_the_acquisition_span_over_instances(void **state)
+{
+	struct fixture *f = *state;
+	struct instance_info in;
+
+	open_rw(f);
+	info_series_a(&in, 2);
+	strcpy(in.acquisition_datetime, "2024-03-12T09:34:06.5");
+	record(f, &in, true, T1);
+	info_series_a(&in, 1);
+	strcpy(in.acquisition_datetime, "2024-03-12T09:34:05.25");
+	record(f, &in, true, T1);
+	info_series_a(&in, 3);
+	strcpy(in.acquisition_datetime, "2024-03-12T09:34:05.9");
+	record(f, &in, true, T1);
+	info_series_a(&in, 3);   /* a duplicate changes nothing */
+	strcpy(in.acquisition_datetime, "2024-03-12T09:59:00");
+	assert_int_equal(record(f, &in, true, T1), STORE_DUPLICATE);
+	assert_string_equal(query1(f, "SELECT acquisition_start || ' ' || acquisition_end "
+	                    "FROM series"), "2024-03-12T09:34:05.25 2024-03-12T09:34:06.5");
+}
+
+static void test_store__ignores_a_dose_report_of_another_region_of_an_unknown_study(void **state)
+{
+	struct fixture *f = *state;
+	struct rdsr_event ev[4];
+	struct rdsr_report r;
+	struct instance_info in;
+
+	open_rw(f);
+	dose_report_init(&r, ev);
+	assert_int_equal(record_dose(f, &r, false), STORE_IGNORED);
+	assert_string_equal(query1(f, "SELECT count(*) FROM dose_report"), "0");
+	info_series_a(&in, 1);
+	record(f, &in, true, T1);
+	assert_int_equal(record_dose(f, &r, false), STORE_DOSE_REPORT);
+}
+
+static void test_store__a_later_report_with_the_same_events_replaces_the_earlier(void **state)
+{
+	struct fixture *f = *state;
+	struct rdsr_event ev[4], ev2[4];
+	struct rdsr_report r, corrected;
+
+	open_rw(f);
+	record_linked_series(f);
+	dose_report_init(&r, ev);
+	assert_int_equal(record_dose(f, &r, true), STORE_DOSE_REPORT);
+	dose_report_init(&corrected, ev2);
+	strcpy(corrected.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.8.1.2");
+	ev2[1].dlp_mgycm = 220.5;
+	corrected.total_dlp_mgycm = 619.5;
+	assert_int_equal(record_dose(f, &corrected, true), STORE_DOSE_REPORT);
+	assert_string_equal(query1(f, "SELECT replaced_by FROM dose_report WHERE "
+	                    "sop_instance_uid = '" DOSE_SOP "'"),
+	                    "1.2.826.0.1.3680043.10.1234.8.1.2");
+	assert_string_equal(query1(f, "SELECT count(*) FROM dose_event WHERE "
+	                    "replaced_by IS NULL"), "4");
+	assert_string_equal(query1(f, "SELECT dlp_mgycm || ' ' || study_dlp_mgycm FROM exam "
+	                    "WHERE scan_type = 'seq_diastolic'"), "220.5 619.5");
+	assert_string_equal(query1(f, "SELECT count(*) FROM dose_link WHERE "
+	                    "sop_instance_uid = '" DOSE_SOP "'"), "0");
+}
+
+static void test_store__does_not_link_by_a_protocol_two_events_share(void **state)
+{
+	struct fixture *f = *state;
+	struct rdsr_event ev[4];
+	struct rdsr_report r;
+
+	open_rw(f);
+	record_linked_series(f);
+	dose_report_init(&r, ev);
+	strcpy(ev[0].protocol, "Cardiac CTA Prospective");   /* the topogram too */
+	assert_int_equal(record_dose(f, &r, true), STORE_DOSE_REPORT);
+	assert_string_equal(query1(f, LINKS_SQL), "2.1:2:event-uid 2.2:3:time+protocol");
+	assert_string_equal(query1(f, "SELECT coalesce(dlp_mgycm, 'NULL') || ' ' || "
+	                    "coalesce(dlp_source, 'NULL') || ' ' || dose_events FROM exam "
+	                    "WHERE scan_type = 'seq_systolic'"), "NULL NULL 0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1241,6 +1467,12 @@ int main(void)
 		T(test_store__returns_ebusy_while_another_writer_holds_the_lock),
 		T(test_store__a_reader_does_not_block_the_writer),
 		T(test_store__recorded_text_is_in_the_database_file),
+		T(test_store__records_a_dose_report_once),
+		T(test_store__links_series_to_events_whatever_the_order),
+		T(test_store__widens_the_acquisition_span_over_instances),
+		T(test_store__ignores_a_dose_report_of_another_region_of_an_unknown_study),
+		T(test_store__a_later_report_with_the_same_events_replaces_the_earlier),
+		T(test_store__does_not_link_by_a_protocol_two_events_share),
 #undef T
 	};
 
