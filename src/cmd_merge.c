@@ -729,13 +729,14 @@ static int or_read(struct or_file *of)
 enum {
 	X_ACCESSION, X_DATE, X_TIME, X_MODEL, X_STATION, X_DESCRIPTION,
 	X_SCAN_TYPE, X_HR_AVG, X_HR_MIN, X_HR_MAX, X_HR_VAR, X_HR_SOURCE,
-	X_CALCIUM, X_CTDIVOL, N_X
+	X_CALCIUM, X_CTDIVOL, X_DLP, X_DLP_SOURCE, N_X
 };
 
 static const char *const merge_columns[] = {
 	"accession_number", "study_date", "study_time", "model", "station_name",
 	"series_description", "scan_type", "hr_avg", "hr_min", "hr_max",
 	"hr_var", "hr_source", "calcium_score", "ctdivol_mgy",
+	"dlp_mgycm", "dlp_source",   /* ours: the exam view's, from the dose SR */
 	"openrem_study_date", "openrem_events", "openrem_dlp_total_mgycm",
 	"event", "event_protocol", "event_type", "event_ctdivol_mgy",
 	"event_dlp_mgycm",
@@ -855,12 +856,14 @@ static int merge_exam(struct merge *m, const struct cli_exam *e)
 		e->station_name, e->series_description, e->scan_type,
 		e->hr_avg.text, e->hr_min.text, e->hr_max.text, e->hr_var.text,
 		e->hr_source, e->calcium_score.text, e->ctdivol_mgy.text,
+		e->dlp_mgycm.text, e->dlp_source,
 	};
 	bool num[N_MERGE_COLUMNS] = {
 		[X_HR_AVG] = !isnan(e->hr_avg.value), [X_HR_MIN] = !isnan(e->hr_min.value),
 		[X_HR_MAX] = !isnan(e->hr_max.value), [X_HR_VAR] = !isnan(e->hr_var.value),
 		[X_CALCIUM] = !isnan(e->calcium_score.value),
 		[X_CTDIVOL] = !isnan(e->ctdivol_mgy.value),
+		[X_DLP] = !isnan(e->dlp_mgycm.value),
 	};
 	const struct or_event *ev;
 	struct or_study *s;

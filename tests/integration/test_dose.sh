@@ -123,6 +123,21 @@ test_dose_sr() {
 	grep -q '^DLP from: dose SR (2 exams), none (0)$' "$dir/summary.txt" ||
 		err "the table summary does not say where DLP came from"
 
+	# merge-openrem: our DLP (dose SR) beside OpenREM's, each named.
+	printf '%s\r\n' 'Accession number,Study date,No. events,DLP total (mGy.cm),E1 Protocol,E1 Type,E1 CTDIvol (mGy),E1 DLP (mGy.cm)' \
+		'0012345678,2024-03-12,1,620.0,DS_CorAdSeq,Sequenced,18.56,216.0' >"$dir/openrem.csv"
+	"$HRAUDIT" --db "$DAEMON_DB" merge-openrem "$dir/openrem.csv" -o "$dir/merged.csv" \
+		>"$dir/merge.out" 2>&1 || err "merge-openrem failed: $(head -c 300 "$dir/merge.out")"
+	out=$(python3 - "$dir/merged.csv" <<'EOF_PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+print(";".join("%s %s %s %s %s" % (r["scan_type"], r["dlp_mgycm"], r["dlp_source"],
+      r["openrem_dlp_total_mgycm"], r["event_dlp_mgycm"]) for r in rows))
+EOF_PY
+	)
+	[ "$out" = "flash 38.2 rdsr 620.0 ;seq_diastolic 215.3 rdsr 620.0 216.0" ] ||
+		err "merge-openrem: got '$out'"
+
 	# An SR whose tree cannot be read: 0xC000, one log line.
 	TCP_NODELAY=1 timeout 30 storescu -v -to 5 -ta 5 -td 10 -aec HRAUDIT -aet TESTSCU \
 		127.0.0.1 "$DAEMON_PORT" "$dir/sr-bad.dcm" >"$dir/sr-bad.out" 2>&1
