@@ -197,13 +197,20 @@ daemon_stop() {
 # orthanc_start DIR [LUA [MODALITIES]]
 #   Starts Orthanc (Debian's package) with its storage and configuration in
 #   DIR: AE title ORTHANC on a free port (ORTHANC_PORT), the REST API on
-#   another, localhost only (ORTHANC_HTTP), the Lua script LUA if given (""
-#   for none), and MODALITIES as its DicomModalities (a JSON object, "{}" by
-#   default), e.g. '{"hraudit": ["HRAUDIT", "127.0.0.1", 11112]}'.  Any
-#   peer may store, find, get and move.  Waits until both ports answer;
-#   sets ORTHANC_PID, or returns non-zero with ORTHANC_ERROR set.
+#   another, localhost only (ORTHANC_HTTP), the Lua scripts LUA if given
+#   (paths separated by ':', loaded in that order; "" for none), and
+#   MODALITIES as its DicomModalities (a JSON object, "{}" by default), e.g.
+#   '{"hraudit": ["HRAUDIT", "127.0.0.1", 11112]}'.  Any peer may store,
+#   find, get and move; the last 1000 jobs stay listed.  Waits until both
+#   ports answer; sets ORTHANC_PID, or returns non-zero with ORTHANC_ERROR
+#   set.
 orthanc_start() {
-	local dir=$1 lua=${2-} modalities=${3:-"{}"} i
+	local dir=$1 lua=${2-} modalities=${3:-"{}"} i luas= p
+	local IFS=:
+	for p in $lua; do
+		luas+="${luas:+, }\"$p\""
+	done
+	unset IFS
 	ORTHANC_PID= ORTHANC_ERROR=
 	command -v Orthanc >/dev/null 2>&1 ||
 		{ ORTHANC_ERROR="no Orthanc (install the orthanc package)"; return 1; }
@@ -215,7 +222,7 @@ orthanc_start() {
   "Name": "hraudit-test-pacs",
   "StorageDirectory": "$dir/storage",
   "IndexDirectory": "$dir/index",
-  "LuaScripts": [ ${lua:+"\"$lua\""} ],
+  "LuaScripts": [ $luas ],
   "Plugins": [ ],
   "HttpPort": $ORTHANC_HTTP,
   "RemoteAccessAllowed": false,
@@ -230,6 +237,7 @@ orthanc_start() {
   "DicomAlwaysAllowMove": true,
   "DicomCheckModalityHost": false,
   "DicomModalities": $modalities,
+  "JobsHistorySize": 1000,
   "SaveJobs": false
 }
 EOF_ORTHANC

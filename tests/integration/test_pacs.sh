@@ -1,9 +1,8 @@
 # test_pacs.sh - integration tests with Orthanc (Debian's package) as the
 # hospital PACS: studies are sent to it with storescu, and its auto-forward
 # rule, etc/orthanc-forward.lua exactly as shipped, sends every CT instance
-# on to hrauditd (orthanc-forward); what is lost when hrauditd is down or
-# answers 0xA700, and how the administrator sends it again
-# (orthanc-forward-retry).
+# on to hrauditd (orthanc-forward), and sends again by itself what failed
+# while hrauditd was down or answered 0xA700 (orthanc-forward-retry).
 #
 # Sourced by run.sh, whose helpers (err, start, sql, expect_sql,
 # check_study_db, check_series, check_cli, storescu_send, study_files) and
@@ -17,13 +16,16 @@
 #   one it already holds: a study the PACS receives again (not stored
 #   again, with the default "OverwriteInstances": false) is forwarded
 #   again.  hrauditd counts each SOP Instance UID once.
-# - SendToModality queues the instance in a "SequenceOfOperations" job
-#   (REST /jobs), which sends the instances queued together over one
-#   association and ends some 5 s after the last.  A send that fails
-#   (hrauditd down, or 0xA700) is logged by Orthanc ("Lua: Unable to send
-#   instance ...") and dropped: the job still ends in Success, and nothing
-#   retries it.  A store job of the REST API (POST /modalities/NAME/store)
-#   does end in Failure, and POST /jobs/ID/resubmit sends it again.
+# - The rule forwards each instance as a store job of the REST API
+#   (DicomModalityStore, one association each, REST /jobs).  Such a job
+#   ends in Failure when hrauditd is down or answers 0xA700, and Lua's
+#   OnJobFailure hears of it; the rule sends the failed instances again, in
+#   one job, every RETRY_PERIOD seconds (a prelude script sets
+#   HRAUDIT_RETRY_PERIOD = 2 here), by a clock made of Orthanc's "Lua"
+#   jobs (SequenceOfOperations), until hrauditd takes them.
+# (SendToModality, the rule's former way, drops an instance it cannot send,
+# "Lua: Unable to send instance", and its job still ends in Success: with
+# it, orthanc-forward-retry fails.)
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # T, TEST_DIR, root, ... are set by run.sh
 # shellcheck disable=SC2031 # ERRS: see test_orthanc_forward's subshells
@@ -73,11 +75,18 @@ pacs_jobs() {
 		x["ErrorCode"], x["ID"]) for x in j)'
 }
 
-# pacs_start DIR: Orthanc with the shipped forward rule and the running
-# daemon as its modality "hraudit"; on failure records why.  Its pid goes to
-# BG_PIDS too, so that an interrupted run does not leave it behind.
+# pacs_start DIR [PRELUDE]: Orthanc with the shipped forward rule and the
+# running daemon as its modality "hraudit"; PRELUDE, if given, is Lua that
+# Orthanc loads first (DIR/prelude.lua), to set the rule's settings.  On
+# failure records why.  Its pid goes to BG_PIDS too, so that an interrupted
+# run does not leave it behind.
 pacs_start() {
-	orthanc_start "$1" "$PACS_LUA" \
+	local lua=$PACS_LUA
+	if [ -n "${2-}" ]; then
+		mkdir -p "$1" && printf '%s\n' "$2" >"$1/prelude.lua" || return 1
+		lua=$1/prelude.lua:$PACS_LUA
+	fi
+	orthanc_start "$1" "$lua" \
 		"{\"hraudit\": [\"HRAUDIT\", \"127.0.0.1\", $DAEMON_PORT]}" ||
 		{ err "$ORTHANC_ERROR"; return 1; }
 	BG_PIDS+=("$ORTHANC_PID")
@@ -107,8 +116,8 @@ pacs_totals() {
 }
 
 # pacs_wait JOBS ACKNOWLEDGED WHAT: waits until Orthanc holds at least JOBS
-# jobs, none pending or running, and hrauditd has acknowledged at least
-# ACKNOWLEDGED instances from it in all; records a failure after
+# ended jobs, none pending or running, and hrauditd has acknowledged at
+# least ACKNOWLEDGED instances from it in all; records a failure after
 # PACS_WAIT_S.  Orthanc releases the association before its job ends, so
 # hrauditd's line for it is logged by then.
 pacs_wait() {
@@ -141,9 +150,10 @@ pacs_expect_totals() {
 		err "$2: hrauditd's lines for Orthanc sum to '$got' (associations, acknowledged, recorded, not cardiac, failed), expected '$want'"
 }
 
-# pacs_lua_ops: the instances the forward rule queued, over Orthanc's jobs.
-pacs_lua_ops() {
-	pacs_jobs | awk '$1 == "SequenceOfOperations" { n += $3 } END { print n + 0 }'
+# pacs_store_ops: the instances Orthanc's store jobs held (the rule's
+# forwards and retries), over its jobs.
+pacs_store_ops() {
+	pacs_jobs | awk '$1 == "DicomModalityStore" { n += $3 } END { print n + 0 }'
 }
 
 # pacs_expect_jobs STATE WHAT: every job of Orthanc's ended in STATE.
@@ -153,9 +163,27 @@ pacs_expect_jobs() {
 	[ -z "$bad" ] || err "$2: Orthanc jobs not in $1: $(tr '\n' ';' <<<"$bad")"
 }
 
-# pacs_unsent: Orthanc's log lines of instances its forward rule dropped.
-pacs_unsent() {
-	grep -c 'Lua: Unable to send instance' "$PACS_LOG"
+# pacs_count_jobs TYPE STATE: how many of Orthanc's jobs are of TYPE, in STATE.
+pacs_count_jobs() {
+	pacs_jobs | awk -v t="$1" -v s="$2" '$1 == t && $2 == s { n++ } END { print n + 0 }'
+}
+
+# pacs_log PATTERN: how many lines of Orthanc's log match PATTERN (grep).
+pacs_log() {
+	grep -c -- "$1" "$PACS_LOG"
+}
+
+# pacs_wait_log PATTERN N WHAT: waits until N lines of Orthanc's log match
+# PATTERN; records a failure after PACS_WAIT_S.
+pacs_wait_log() {
+	local deadline=$((SECONDS + PACS_WAIT_S))
+	until (($(pacs_log "$1") >= $2)); do
+		if ((SECONDS >= deadline)); then
+			err "$3: after ${PACS_WAIT_S} s, $(pacs_log "$1") lines of Orthanc's log match '$1', expected $2; last: $(grep -- 'hraudit' "$PACS_LOG" | tail -n 2 | tr '\n' ' ')"
+			return 1
+		fi
+		sleep 0.2
+	done
 }
 
 # pacs_study2: builds the second study in $T/study2 (once per run).
@@ -183,22 +211,6 @@ pacs_check_study2() {
 	check_series "$1" "$STUDY2_ROOT.2.3" "C of study 2" "$EXPECT_C" ORTHANC
 }
 
-# pacs_store_job UID: Orthanc stores the study UID to hraudit as a job of
-# its REST API (what README.md tells the administrator to do); prints the
-# job's ID.
-pacs_store_job() {
-	local id
-	id=$(pacs_api POST /tools/lookup "$1" | pacs_json '[x["ID"] for x in j if x["Type"] == "Study"][0]') ||
-		return 1
-	pacs_api POST /modalities/hraudit/store \
-		"{\"Resources\": [\"$id\"], \"Asynchronous\": true}" | pacs_json 'j["ID"]'
-}
-
-# pacs_job_state ID: "STATE ERRORCODE" of one job.
-pacs_job_state() {
-	pacs_api GET "/jobs/$1" | pacs_json '"%s %s" % (j["State"], j["ErrorCode"])'
-}
-
 # pacs_daemon_up: starts hrauditd again on its configuration (port and
 # database), which Orthanc's modality names, and waits for its C-ECHO.
 pacs_daemon_up() {
@@ -218,13 +230,14 @@ pacs_daemon_up() {
 
 # Orthanc forwards with etc/orthanc-forward.lua as shipped:
 # 1. study 1 (9 CT instances, 2 of them the abdomen) from one scanner
-#    association: hrauditd acknowledges each exactly once (its log lines for
-#    Orthanc sum to 9: 7 recorded, 2 not cardiac), the study's rows and
-#    values are right (check_study_db), the CLI shows them; the rule queued
-#    9 instances, every job of Orthanc's succeeded, none dropped;
+#    association: hrauditd acknowledges each exactly once, over one
+#    association each (its log lines for Orthanc: 9 associations, 9
+#    acknowledged, 7 recorded, 2 not cardiac), the study's rows and values
+#    are right (check_study_db), the CLI shows them; the rule made 9 store
+#    jobs of one instance, every job of Orthanc's succeeded, nothing failed;
 # 2. the PACS receives study 1 again (a resend), then study 2 over two
 #    associations at once: Orthanc keeps one copy (18 instances) but
-#    forwards the resend again (27 queued and acknowledged, 21 recorded);
+#    forwards the resend again (27 sent and acknowledged, 21 recorded);
 #    study 1's rows and instance rows are unchanged, received times
 #    included (counted once); study 2's rows are right: six rows, 14
 #    instances.
@@ -246,11 +259,13 @@ pacs_forward_run() {
 
 	# 1. study 1, one association from the scanner to the PACS
 	pacs_send CT_FORCE1 "$TEST_DIR/study1.out" "${files[@]}"
-	pacs_wait 1 9 "study 1" || return
-	pacs_expect_totals "- 9 7 2 0" "study 1"
+	pacs_wait 9 9 "study 1" || return
+	pacs_expect_totals "9 9 7 2 0" "study 1"
 	check_study_db "$db" ORTHANC
 	check_cli "$db"
-	[ "$(pacs_lua_ops)" = 9 ] || err "study 1: the rule queued $(pacs_lua_ops) instances, expected 9"
+	[ "$(pacs_store_ops)" = 9 ] || err "study 1: the rule sent $(pacs_store_ops) instances, expected 9"
+	[ "$(pacs_count_jobs DicomModalityStore Success)" = 9 ] ||
+		err "study 1: $(pacs_count_jobs DicomModalityStore Success) store jobs succeeded, expected 9 (one per instance)"
 	pacs_expect_jobs Success "study 1"
 	snap=$(sql "$db" "SELECT * FROM series ORDER BY series_uid; SELECT * FROM instance ORDER BY 1")
 
@@ -278,10 +293,10 @@ pacs_forward_run() {
 			[ -z "$p" ] || err "study 2, association $i: $p"
 		done <"$TEST_DIR/study2-$i.err"
 	done
-	pacs_wait 1 27 "study 1 resent, then study 2" || return
-	pacs_expect_totals "- 27 21 6 0" "study 1 resent, then study 2"
-	[ "$(pacs_lua_ops)" = 27 ] ||
-		err "the rule queued $(pacs_lua_ops) instances for 18 received twice: 27 expected (Orthanc 1.10 forwards a re-received instance again)"
+	pacs_wait 27 27 "study 1 resent, then study 2" || return
+	pacs_expect_totals "27 27 21 6 0" "study 1 resent, then study 2"
+	[ "$(pacs_store_ops)" = 27 ] ||
+		err "the rule sent $(pacs_store_ops) instances for 18 received twice: 27 expected (Orthanc 1.10 forwards a re-received instance again)"
 	[ "$(sql "$db" "SELECT * FROM series WHERE study_uid = '$UID_ROOT.1.1' ORDER BY series_uid;
 		SELECT * FROM instance WHERE series_uid IN (SELECT series_uid FROM series
 			WHERE study_uid = '$UID_ROOT.1.1') ORDER BY 1")" = "$snap" ] ||
@@ -289,7 +304,8 @@ pacs_forward_run() {
 	[ "$(pacs_api GET /statistics | pacs_json 'j["CountInstances"]')" = 18 ] ||
 		err "Orthanc holds $(pacs_api GET /statistics | pacs_json 'j["CountInstances"]') instances, expected 18"
 	pacs_expect_jobs Success "study 2"
-	[ "$(pacs_unsent)" = 0 ] || err "Orthanc dropped $(pacs_unsent) forwards: $(grep -m 1 'Unable to send' "$PACS_LOG")"
+	[ "$(pacs_log 'Unable to send\|hraudit: ')" = 0 ] ||
+		err "failed forwards in Orthanc's log: $(grep -m 1 'Unable to send\|hraudit: ' "$PACS_LOG")"
 	expect_sql "$db" "SELECT count(*) FROM series" 6 "rows in series (two studies)"
 	expect_sql "$db" "SELECT count(*) FROM instance" 14 "rows in instance (two studies)"
 	expect_sql "$db" "SELECT group_concat(instances, ',') FROM (SELECT instances FROM series ORDER BY series_uid)" \
@@ -311,16 +327,16 @@ pacs_forward_run() {
 
 # ---- orthanc-forward-retry ---------------------------------------------------
 
-# What an administrator must know, tested:
-# (a) hrauditd down: Orthanc's rule drops every instance (9 "Unable to send"
-#     lines in its log; its job still ends in Success; nothing retries);
-#     sending the study again as a REST store job fails visibly (Failure)
-#     while hrauditd is down; once it is up, POST /jobs/ID/resubmit
-#     completes it: study 1's rows, each instance acknowledged once;
+# The rule's own retries, with HRAUDIT_RETRY_PERIOD = 2 (prelude.lua):
+# (a) hrauditd down: the rule's 9 store jobs fail (Failure, 9 "forward job
+#     ... failed" lines), and so does its first retry (attempt 2, the 9 in
+#     one job); hrauditd comes back up; a later retry, the rule's own
+#     (nothing is resubmitted by hand), sends the 9 over one association:
+#     study 1's rows, each instance acknowledged once;
 # (b) hrauditd answers 0xA700 (busy_timeout 1000 ms, the write lock held by
-#     an sqlite3 shell): the rule drops study 2 the same way; the store job
-#     fails on the first 0xA700, and its resubmission after the lock is
-#     released completes the study.
+#     an sqlite3 shell): study 2's 9 forwards fail, a retry fails on the
+#     first instance; the lock is released; a later retry completes the
+#     study.  Orthanc logs no "Unable to send" (SendToModality's drop).
 test_orthanc_forward_retry() {
 	pacs_retry_run
 	fault_sql_close
@@ -328,59 +344,51 @@ test_orthanc_forward_retry() {
 }
 
 pacs_retry_run() {
-	local files=() job st db n_acked episodes=0 passed=0 e0
+	local files=() db n_acked episodes=0 passed=0 e0 failed0 n
+	local failed='hraudit: forward job .* failed'
+	local accepted='hraudit: the 9 instance(s) sent again were accepted'
 	mapfile -t files < <(study_files)
 	pacs_study2 || return
 	DAEMON_EXTRA_INI=$'busy_timeout = 1000\n' start retry || return
 	db=$DAEMON_DB
 	daemon_stop
-	pacs_start "$TEST_DIR/orthanc" || return
+	pacs_start "$TEST_DIR/orthanc" 'HRAUDIT_RETRY_PERIOD = 2' || return
 
 	# (a) hrauditd down
 	e0=${#ERRS[@]}
 	episodes=$((episodes + 1))
 	pacs_send CT_FORCE1 "$TEST_DIR/down.out" "${files[@]}"
-	pacs_wait 1 0 "forward while hrauditd is down" || return
-	[ "$(pacs_unsent)" = 9 ] ||
-		err "hrauditd down: Orthanc logged $(pacs_unsent) instances unsent, expected 9"
-	pacs_expect_jobs Success "the forward rule's job while hrauditd is down (Orthanc reports its failures only in its log)"
-	job=$(pacs_store_job "$UID_ROOT.1.1") || { err "cannot start Orthanc's store job"; return; }
-	pacs_wait 2 0 "store job while hrauditd is down" || return
-	st=$(pacs_job_state "$job")
-	[ "${st%% *}" = Failure ] || err "store job while hrauditd is down: '$st', expected Failure"
+	# 9 forwards, then the first retry: 10 failed jobs.
+	pacs_wait_log "$failed" 10 "forward while hrauditd is down" || return
+	grep -q 'hraudit: sending 9 instance(s) again (attempt 2)' "$PACS_LOG" ||
+		err "hrauditd down: no 'sending 9 instance(s) again (attempt 2)' in Orthanc's log"
+	n=$(pacs_count_jobs DicomModalityStore Failure)
+	((n >= 10)) || err "hrauditd down: $n store jobs in Failure, expected at least 10"
 	pacs_daemon_up || return
-	pacs_api POST "/jobs/$job/resubmit" '' >/dev/null || err "cannot resubmit job $job"
-	pacs_wait 2 9 "resubmitted store job" || return
-	st=$(pacs_job_state "$job")
-	[ "$st" = "Success 0" ] || err "resubmitted store job: '$st', expected 'Success 0'"
-	pacs_expect_totals "1 9 7 2 0" "after the resubmission"
+	pacs_wait_log "$accepted" 1 "the rule's retry once hrauditd is up" || return
+	pacs_wait 1 9 "the rule's retry once hrauditd is up" || return
+	pacs_expect_totals "1 9 7 2 0" "after the rule's retry"
 	check_study_db "$db" ORTHANC
 	[ ${#ERRS[@]} -eq "$e0" ] && passed=$((passed + 1))
 
 	# (b) hrauditd answers 0xA700
 	e0=${#ERRS[@]}
 	episodes=$((episodes + 1))
+	failed0=$(pacs_log "$failed")
 	busy_lock "$TEST_DIR/lock" "$db" || return
 	pacs_send CT_ALPHA1 "$TEST_DIR/busy.out" "$T"/study2/series-*/*.dcm
-	pacs_wait 3 9 "forward while the database is locked" || return
-	[ "$(pacs_unsent)" = 18 ] ||
-		err "0xA700: Orthanc logged $(($(pacs_unsent) - 9)) instances unsent, expected 9"
-	pacs_expect_jobs Success "the forward rule's job while hrauditd answers 0xA700"
-	job=$(pacs_store_job "$STUDY2_ROOT.1.1") || { err "cannot start Orthanc's store job"; return; }
-	pacs_wait 4 9 "store job while the database is locked" || return
-	st=$(pacs_job_state "$job")
-	[ "${st%% *}" = Failure ] || err "store job answered 0xA700: '$st', expected Failure"
+	pacs_wait_log "$failed" $((failed0 + 10)) "forward while the database is locked" || return
 	fault_sql 'ROLLBACK;'
 	fault_sql_close
-	pacs_api POST "/jobs/$job/resubmit" '' >/dev/null || err "cannot resubmit job $job"
-	pacs_wait 4 18 "resubmitted store job after the lock" || return
-	st=$(pacs_job_state "$job")
-	[ "$st" = "Success 0" ] || err "store job resubmitted after the lock: '$st', expected 'Success 0'"
-	[ "$(grep -c 'DICOM_STATUS=0xA700' "$DAEMON_LOG")" -ge 10 ] ||
-		err "hrauditd logged $(grep -c 'DICOM_STATUS=0xA700' "$DAEMON_LOG") 0xA700 answers, expected 9 to the rule and 1 to the store job"
-	pacs_expect_totals "- 18 14 4 $(grep -c 'DICOM_STATUS=0xA700' "$DAEMON_LOG")" "after the lock"
+	pacs_wait_log "$accepted" 2 "the rule's retry after the lock" || return
+	pacs_wait 1 18 "the rule's retry after the lock" || return
+	n=$(grep -c 'DICOM_STATUS=0xA700' "$DAEMON_LOG")
+	((n >= 10)) || err "hrauditd logged $n 0xA700 answers, expected 9 to the forwards and at least 1 to a retry"
+	pacs_expect_totals "- 18 14 4 $n" "after the lock"
 	expect_sql "$db" "SELECT count(*) FROM instance" 14 "rows in instance (two studies)"
 	pacs_check_study2 "$db"
+	[ "$(pacs_log 'Unable to send')" = 0 ] ||
+		err "Orthanc dropped forwards: $(grep -m 1 'Unable to send' "$PACS_LOG")"
 	[ ${#ERRS[@]} -eq "$e0" ] && passed=$((passed + 1))
 
 	n_acked=$(pacs_totals | cut -d ' ' -f 2)
@@ -388,7 +396,7 @@ pacs_retry_run() {
 	figure faults_survived "$passed"
 	figure acknowledged "$n_acked"
 	figure lost "$((14 - $(sql "$db" "SELECT count(*) FROM instance")))"
-	echo "# orthanc-forward-retry: episodes $episodes (passed $passed), dropped by the" \
-		"rule $(pacs_unsent), 0xA700 answers $(grep -c 'DICOM_STATUS=0xA700' "$DAEMON_LOG")," \
-		"acknowledged $n_acked"
+	echo "# orthanc-forward-retry: episodes $episodes (passed $passed), failed store jobs" \
+		"$(pacs_log "$failed"), retries $(pacs_log 'hraudit: sending'), 0xA700 answers" \
+		"$(grep -c 'DICOM_STATUS=0xA700' "$DAEMON_LOG"), acknowledged $n_acked"
 }
