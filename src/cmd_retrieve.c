@@ -666,9 +666,11 @@ int cmd_retrieve(struct cli *cli, int argc, char **argv)
 	}
 	status = 1;
 	snprintf(rt.pacs_text, sizeof rt.pacs_text, "%s", pacs);
-	if (open_store(&rt) < 0)
+	/* The configuration now (the PDU limits below); the database only once
+	 * the PACS has answered, so that a run that cannot even associate
+	 * leaves no database behind. */
+	if (cli_load_config(cli) < 0)
 		goto out;
-	rt.ingest = (struct ingest){&cli->cfg, cli->store, NULL};
 	rt.scu_cfg = (struct dcm_scu_config){
 		.host = rt.pacs.host, .port = rt.pacs.port,
 		.called_aet = rt.pacs.aet, .calling_aet = aet,
@@ -690,6 +692,11 @@ int cmd_retrieve(struct cli *cli, int argc, char **argv)
 	sigaction(SIGTERM, &sa, &old_term);
 	/* Before the first day, so that an unreachable PACS is one line. */
 	r = scu_ensure(&rt);
+	if (r == 0 && open_store(&rt) < 0) {
+		scu_drop(&rt);
+		r = -EIO;
+	}
+	rt.ingest = (struct ingest){&cli->cfg, cli->store, NULL};
 	for (long d = first; r == 0 && d <= last && !interrupted; d++) {
 		r = do_day(&rt, d);
 		rt.days_done++;

@@ -124,6 +124,11 @@ static int load_config(struct cli *cli)
 	return 0;
 }
 
+int cli_load_config(struct cli *cli)
+{
+	return load_config(cli) == 0 ? 0 : -EINVAL;
+}
+
 /* Opens the database named by --db, or by the configuration. */
 int cli_open_store(struct cli *cli, bool writable)
 {

@@ -265,6 +265,11 @@ time.sleep(20)' "$port" "$TEST_DIR/silent.ready" &
 	kill "$silent" 2>/dev/null
 	wait "$silent" 2>/dev/null
 
+	# None of these runs reached a PACS: the database it named does not
+	# exist, and must not have been created.
+	[ ! -e "$db" ] && [ ! -e "$db-wal" ] && [ ! -e "$db-journal" ] ||
+		err "a retrieve that reached no pacs created its database: $(ls "$db"* 2>&1 | tr '\n' ' ')"
+
 	# Usage errors: status 2.
 	retrieve_expect_fail no-at 2 "--pacs 'PACS127.0.0.1:104': expected AET@HOST:PORT" \
 		--db "$db" retrieve --pacs PACS127.0.0.1:104 "${range[@]}"
@@ -279,10 +284,11 @@ time.sleep(20)' "$port" "$TEST_DIR/silent.ready" &
 	retrieve_expect_fail no-pacs 2 "required" --db "$db" retrieve "${range[@]}"
 	retrieve_expect_fail extra 2 "unexpected argument" \
 		--db "$db" retrieve --pacs PACS@127.0.0.1:104 "${range[@]}" extra
+	[ ! -e "$db" ] || err "a retrieve with bad arguments created its database"
 }
 
 # Unreachable, refusing and silent PACS: one line, status 1; bad arguments:
-# status 2.
+# status 2; none of them creates the database named by --db.
 test_retrieve_errors() {
 	retrieve_errors_body
 }
