@@ -80,6 +80,9 @@ test_idle_connections() {
 	[ "${limit:-0}" -ge 2200 ] ||
 		err "daemon's soft open-file limit is ${limit:-?}: not raised from 512"
 
+	# The file exists before the loop below reads it: the background job's
+	# redirection may not have created it yet.
+	: >"$hold"
 	python3 "$here/dicom_peer.py" hold "$DAEMON_PORT" "$n" --associated "$assoc" \
 		--seconds 15 >"$hold" 2>&1 &
 	BG_PIDS+=($!)
