@@ -130,8 +130,8 @@ FUZZ_BUILD  = $(BUILD)/fuzz
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 7
 FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS = -std=c11 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude
-FUZZ_CXXFLAGS = -std=c++17 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude
+FUZZ_CFLAGS = -std=c11 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude -MMD -MP
+FUZZ_CXXFLAGS = -std=c++17 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude -MMD -MP
 FUZZ_OBJS   = $(patsubst $(BUILD)/%,$(FUZZ_BUILD)/%,$(LIB_OBJS))
 FUZZERS     = $(FUZZ_BUILD)/fuzz_scanopts $(FUZZ_BUILD)/fuzz_header \
               $(FUZZ_BUILD)/fuzz_ingest
@@ -444,4 +444,4 @@ FORCE:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
--include $(wildcard $(BUILD)/*.d)
+-include $(wildcard $(BUILD)/*.d) $(wildcard $(BUILD)/fuzz/*.d)
