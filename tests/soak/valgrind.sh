@@ -29,7 +29,7 @@ command -v valgrind >/dev/null 2>&1 || { echo "valgrind: not installed" >&2; exi
 
 TESTS=(storescu storescu-parallel gdcmscu non-dicom-garbage shutdown reload
 	access-refused tls stalled-client notify)
-TESTS+=(bad-network bad-dicom busy-database)
+TESTS+=(bad-network bad-dicom busy-database dose-sr)
 [ $# -gt 0 ] && TESTS=("$@")
 # idle-connections needs the daemon to raise its open-file limit; memcheck
 # keeps descriptors of its own at the top of the limit and does not let a
