@@ -46,6 +46,14 @@ struct store_options {
 int store_open(const char *path, const struct store_options *opt,
                struct store **out, char **errmsg);
 
+/*
+ * Copies the WAL into the database and empties it, as closing does; for
+ * the daemon to say so when it cannot (a full disk: the WAL then stays
+ * beside the database, whole, and the next open replays it).  Returns 0,
+ * or -ENOSPC, -EBUSY, -EIO with *errmsg.
+ */
+int store_checkpoint(struct store *s, char **errmsg);
+
 /* Closes the database (checkpointing the WAL).  Accepts NULL. */
 void store_close(struct store *s);
 

@@ -276,6 +276,13 @@ int main(int argc, char **argv)
 	         "stored, %lu new series, %lu ignored, %lu failed",
 	         n.associations, n.rejected, n.stored, n.series_new, n.ignored,
 	         n.failed);
+	if (store_checkpoint(store, &err) < 0) {
+		log_warn("cannot checkpoint the database at exit: %s; its wal "
+		         "stays beside it, whole, and is replayed at the next start",
+		         err);
+		free(err);
+		err = NULL;
+	}
 	status = r < 0 ? 1 : 0;
 out:
 	server_free(srv);

@@ -405,6 +405,17 @@ fail:
 	return r;
 }
 
+int store_checkpoint(struct store *s, char **errmsg)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	                                   NULL, NULL);
+
+	if (rc == SQLITE_OK)
+		return 0;
+	errmsg_set(errmsg, "%s", sqlite3_errmsg(s->db));
+	return errno_of(rc);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)

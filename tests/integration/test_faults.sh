@@ -507,6 +507,8 @@ disk_full_run() {
 	if [ "$DAEMON_STOP_S" = timeout ] || [ "$DAEMON_STATUS" != 0 ]; then
 		err "hrauditd stopped on a full disk: exit status $DAEMON_STATUS, took ${DAEMON_STOP_S}s"
 	fi
+	grep -q 'cannot checkpoint the database at exit' "$DAEMON_LOG" ||
+		err "no warning that the checkpoint at exit failed on a full disk"
 	cat "$dir"/base/acked "$dir"/full/acked-? >"$dir/acked"
 	fault_check_acked "$db" "$dir/acked" "after a stop on a full disk"
 	if fault_relaunch; then
