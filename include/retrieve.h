@@ -67,6 +67,16 @@ bool retrieve_series_wanted(const struct retrieve_filter *f,
                             const char *modality,
                             const char *series_description, const char *model);
 
+/*
+ * Dose reports (README "Dose from the CT Radiation Dose SR"): a series of
+ * Modality SR may hold the study's CT Radiation Dose SR, whatever the
+ * modality asked for; its instances of an X-Ray Radiation Dose SR class
+ * (1.2.840.10008.5.1.4.1.1.88.67, or the Enhanced one, .88.76; PS3.4
+ * B.5) are the reports to fetch.
+ */
+bool retrieve_series_may_hold_dose(const char *modality);
+bool retrieve_dose_class(const char *sop_class_uid);
+
 /* The instance that stands for its series: the lowest Instance Number,
  * as the `series` row's own rule (ties and no number: the lowest UID, as
  * text; numbered instances before unnumbered ones). */

@@ -198,6 +198,20 @@ int store_note_retrieved(struct store *s, const struct store_retrieved *r,
 int store_series_known(struct store *s, const char *series_uid, bool *known,
                        char **errmsg) __attribute__((warn_unused_result));
 
+/* *recorded: series_uid has a row in table series (a cardiac series
+ * recorded), not only in table retrieved.  Returns 0 or a negative errno
+ * with *errmsg. */
+int store_series_recorded(struct store *s, const char *series_uid,
+                          bool *recorded, char **errmsg)
+	__attribute__((warn_unused_result));
+
+/* *known: a dose report of that SOP Instance UID has a row in table
+ * dose_report (read-only stores of schemas before 5: never).  Returns 0
+ * or a negative errno with *errmsg. */
+int store_dose_known(struct store *s, const char *sop_instance_uid,
+                     bool *known, char **errmsg)
+	__attribute__((warn_unused_result));
+
 /* The public column list of table `series`, in schema order, for the CLI. */
 extern const char *const store_series_columns[];
 

@@ -12,16 +12,26 @@
  *   C-GET of that instance             -> ingest_header(), as every arrival
  *   or C-MOVE to a running hrauditd    -> recorded there
  *
- * then store_note_retrieved() notes the series in table `retrieved` and
- * marks a row it made as a sample (series.instances_sampled): the C-MOVE
+ * and, for a study with a cardiac series (recorded now or before), its
+ * CT Radiation Dose SR, so that the audit has its DLP:
+ *
+ *   (the SERIES C-FIND above also lists the study's SR series, whatever
+ *   --modality says)
+ *   IMAGE  C-FIND per SR series        -> instances of a dose SR class
+ *   C-GET or C-MOVE of each            -> recorded as every arrival, less
+ *                                         those in dose_report (resumable)
+ *
+ * After a series' retrieval, store_note_retrieved() notes it in table
+ * `retrieved` and marks a row it made as a sample
+ * (series.instances_sampled): the C-MOVE
  * path lands in hrauditd, so this needs the daemon's database, and the
  * row is marked here once the C-MOVE response says the transfer ended.
  * Whether a series is cardiac is decided by the header, in ingest, as for
  * every arrival: series that are not are remembered too, and skipped the
  * next time.  Patient name, ID and birth date are never asked for.
  *
- * Exit status: 0 when every wanted series was fetched; 1 when one could
- * not be, on a database error, an unreachable PACS, a refused
+ * Exit status: 0 when every wanted series and dose report was fetched; 1
+ * when one could not be, on a database error, an unreachable PACS, a refused
  * association, an interruption; 2 for bad arguments.
  */
 #define _GNU_SOURCE
@@ -50,7 +60,8 @@ struct found_study {
 };
 
 struct found_series {
-	char series_uid[EXTRACT_UID_MAX];
+	char series_uid[EXTRACT_UID_MAX];   /* or, of a dose report, its SOP
+	                                       Instance UID (do_doses)    */
 	char description[EXTRACT_TEXT_MAX];
 	long pacs_instances;        /* (0020,1209), -1 when not returned */
 };
@@ -73,6 +84,10 @@ struct retrieve {
 	size_t nstudies, studies_cap;
 	struct found_series *series;
 	size_t nseries, series_cap;
+	struct found_series *sr_series;     /* of the study: may hold dose */
+	size_t nsr_series, sr_series_cap;
+	struct found_series *doses;         /* of one SR series            */
+	size_t ndoses, doses_cap;
 	struct retrieve_pick pick;
 
 	/* the C-GET's incoming object */
@@ -86,6 +101,7 @@ struct retrieve {
 	long days, days_done;
 	unsigned long studies_found, series_found, matched, skipped, retrieved,
 	              recorded, not_cardiac, failed, would;
+	unsigned long dose_fetched, dose_skipped, dose_failed, dose_would;
 };
 
 static void on_signal(int sig)
@@ -207,6 +223,29 @@ static int find_judge(struct retrieve *rt, int r, const char *what,
 	return -EIO;
 }
 
+/* One C-FIND, on the association (opened again if need be), judged by
+ * find_judge: *failed when its matches are not to be used (said).
+ * Returns 0, or < 0 to stop: no association (said), or out of memory. */
+static int find(struct retrieve *rt, enum dcm_qr_level level,
+                const struct dcm_qr_key *keys, size_t nkeys, dcm_find_fn fn,
+                const char *what, bool *failed)
+{
+	struct dcm_qr_result res;
+	char *err = NULL;
+	int r;
+
+	*failed = false;
+	if ((r = scu_ensure(rt)) < 0)
+		return r;
+	r = dcm_scu_find(rt->scu, level, keys, nkeys, fn, rt, &res, &err);
+	if (r != -ENOMEM) {
+		*failed = find_judge(rt, r, what, &res, err) < 0;
+		r = 0;
+	}
+	free(err);
+	return r;
+}
+
 static void text_of(const struct dcm_header *h, uint32_t tag, char *buf,
                     size_t size)
 {
@@ -226,6 +265,23 @@ static void *grow(void *v, size_t *cap, size_t n, size_t size)
 	if (v)
 		*cap = c;
 	return v;
+}
+
+/* Appends to the list *v (*n used, *cap allocated) a row of only a UID,
+ * id's value of tag, when it has one.  Returns 0, or -ENOMEM (*v kept). */
+static int add_uid(struct found_series **v, size_t *n, size_t *cap,
+                   const struct dcm_header *id, uint32_t tag)
+{
+	struct found_series *p = grow(*v, cap, *n, sizeof **v);
+
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	memset(&p[*n], 0, sizeof p[*n]);
+	text_of(id, tag, p[*n].series_uid, sizeof p[*n].series_uid);
+	if (p[*n].series_uid[0])
+		++*n;
+	return 0;
 }
 
 static int on_study(void *ctx, const struct dcm_header *id)
@@ -266,6 +322,9 @@ static int on_series(void *ctx, const struct dcm_header *id)
 	rt->series = p;
 	s = &rt->series[rt->nseries];
 	text_of(id, DCM_TAG(0x0008, 0x0060), modality, sizeof modality);
+	if (retrieve_series_may_hold_dose(modality))
+		return add_uid(&rt->sr_series, &rt->nsr_series, &rt->sr_series_cap,
+		               id, DCM_TAG(0x0020, 0x000E));
 	text_of(id, DCM_TAG(0x0008, 0x103E), s->description, sizeof s->description);
 	text_of(id, DCM_TAG(0x0008, 0x1090), model, sizeof model);
 	if (!retrieve_series_wanted(&rt->filter, modality, s->description, model))
@@ -292,6 +351,19 @@ static int on_image(void *ctx, const struct dcm_header *id)
 	return 0;
 }
 
+/* An instance of an SR series: kept when it is a dose report. */
+static int on_dose_image(void *ctx, const struct dcm_header *id)
+{
+	struct retrieve *rt = ctx;
+	char sop_class[EXTRACT_UID_MAX];
+
+	text_of(id, DCM_TAG(0x0008, 0x0016), sop_class, sizeof sop_class);
+	if (!retrieve_dose_class(sop_class))
+		return 0;
+	return add_uid(&rt->doses, &rt->ndoses, &rt->doses_cap, id,
+	               DCM_TAG(0x0008, 0x0018));
+}
+
 /* The C-STORE of a C-GET: recorded as every arrival is, sent by the PACS. */
 static uint16_t on_get_store(void *ctx, const struct dcm_store_request *req)
 {
@@ -313,39 +385,39 @@ static uint16_t on_get_store(void *ctx, const struct dcm_store_request *req)
 	return rt->got_r < 0 ? DCM_STATUS_OUT_OF_RESOURCES : DCM_STATUS_SUCCESS;
 }
 
-/* Fetches the picked instance of series s of study.  Returns 0 (fetched,
- * or failed and counted), or < 0 to stop: a database error, or a C-MOVE
- * destination the PACS does not know (said). */
-static int fetch(struct retrieve *rt, const char *study,
-                 const struct found_series *s)
+/* Retrieves instance sop_uid of series series_uid of study, by C-GET into
+ * the database or C-MOVE; `kind` and `uid` name it in messages ("series",
+ * its UID).  *done: it arrived.  Returns 0 (retrieved, or failed and said),
+ * or < 0 to stop: a database error, or a C-MOVE destination the PACS does
+ * not know (said). */
+static int transfer(struct retrieve *rt, const char *study,
+                    const char *series_uid, const char *sop_uid,
+                    const char *kind, const char *uid, bool *done)
 {
 	struct dcm_qr_result res;
-	struct store_retrieved note;
-	char when[STORE_TIME_MAX], *err = NULL;
-	bool recorded;
+	char *err = NULL;
 	int r;
 
+	*done = false;
 	if ((r = scu_ensure(rt)) < 0)
 		return r;
 	rt->got = false;
 	rt->got_r = 0;
 	if (rt->move_to)
-		r = dcm_scu_move(rt->scu, rt->move_to, study, s->series_uid,
-		                 rt->pick.sop_instance_uid, &res, &err);
+		r = dcm_scu_move(rt->scu, rt->move_to, study, series_uid, sop_uid,
+		                 &res, &err);
 	else
-		r = dcm_scu_get(rt->scu, study, s->series_uid,
-		                rt->pick.sop_instance_uid, on_get_store, rt, &res,
-		                &err);
+		r = dcm_scu_get(rt->scu, study, series_uid, sop_uid, on_get_store,
+		                rt, &res, &err);
 	if (r < 0) {
-		say(rt, "cannot retrieve series '%s': %s", s->series_uid,
+		say(rt, "cannot retrieve %s '%s': %s", kind, uid,
 		    err ? err : strerror(-r));
 		free(err);
 		scu_drop(rt);
-		rt->failed++;
 		return 0;
 	}
 	if (rt->got && rt->got_r < 0 && rt->got_r != -EINVAL) {
-		say(rt, "cannot record series '%s': %s", s->series_uid,
+		say(rt, "cannot record %s '%s': %s", kind, uid,
 		    rt->got_err ? rt->got_err : strerror(-rt->got_r));
 		return rt->got_r;
 	}
@@ -368,17 +440,38 @@ static int fetch(struct retrieve *rt, const char *study,
 	}
 	if (!DCM_QR_SUCCESS(res.status) || res.completed + res.warning == 0 ||
 	    (!rt->move_to && (!rt->got || rt->got_r < 0))) {
-		say(rt, "series '%s' not retrieved: status 0x%04X (%s), %u "
-		    "completed, %u failed%s%s%s", s->series_uid, res.status,
+		say(rt, "%s '%s' not retrieved: status 0x%04X (%s), %u "
+		    "completed, %u failed%s%s%s", kind, uid, res.status,
 		    DCM_QR_SUCCESS(res.status) ? "nothing sent" :
 		    status_text(res.status), res.completed, res.failed,
 		    rt->got_r == -EINVAL ? ", not a readable header" : "",
 		    res.comment[0] ? ": " : "", res.comment);
-		rt->failed++;
 		return 0;
 	}
-	rt->retrieved++;
 	rt->moved_any = true;
+	*done = true;
+	return 0;
+}
+
+/* Fetches the picked instance of series s of study and notes it; *cardiac
+ * when it was recorded.  Returns 0 (fetched, or failed and counted), or
+ * < 0 to stop, as transfer(). */
+static int fetch(struct retrieve *rt, const char *study,
+                 const struct found_series *s, bool *cardiac)
+{
+	struct store_retrieved note;
+	char when[STORE_TIME_MAX], *err = NULL;
+	bool recorded, done;
+	int r;
+
+	*cardiac = false;
+	r = transfer(rt, study, s->series_uid, rt->pick.sop_instance_uid,
+	             "series", s->series_uid, &done);
+	if (r < 0 || !done) {
+		rt->failed += r == 0;
+		return r;
+	}
+	rt->retrieved++;
 	store_now_utc(when);
 	note = (struct store_retrieved){
 		.series_uid = s->series_uid, .study_uid = study,
@@ -396,6 +489,68 @@ static int fetch(struct retrieve *rt, const char *study,
 		rt->recorded++;
 	else
 		rt->not_cardiac++;
+	*cardiac = recorded;
+	return 0;
+}
+
+/* The dose reports of the SR series of study (rt->sr_series): those not
+ * in table dose_report are fetched (a dry run lists them).  Returns 0, or
+ * < 0 to stop. */
+static int do_doses(struct retrieve *rt, const char *study)
+{
+	char what[160], *err = NULL;
+	int r = 0;
+
+	for (size_t i = 0; i < rt->nsr_series && !interrupted; i++) {
+		const char *series = rt->sr_series[i].series_uid;
+		const struct dcm_qr_key keys[] = {
+			{DCM_TAG(0x0020, 0x000D), study},
+			{DCM_TAG(0x0020, 0x000E), series},
+			{DCM_TAG(0x0008, 0x0018), ""},
+			{DCM_TAG(0x0008, 0x0016), ""},
+		};
+
+		bool failed;
+
+		rt->ndoses = 0;
+		snprintf(what, sizeof what, "c-find of the instances of sr series '%s'",
+		         series);
+		if ((r = find(rt, DCM_QR_IMAGE, keys, 4, on_dose_image, what,
+		              &failed)) < 0)
+			return r;
+		if (failed) {
+			rt->dose_failed++;
+			continue;
+		}
+		for (size_t k = 0; k < rt->ndoses && !interrupted; k++) {
+			const char *uid = rt->doses[k].series_uid;
+			bool known = false, done;
+
+			if (rt->cli->store &&
+			    (r = store_dose_known(rt->cli->store, uid, &known, &err)) < 0) {
+				say(rt, "%s", err ? err : strerror(-r));
+				free(err);
+				return r;
+			}
+			if (known) {
+				rt->dose_skipped++;
+				continue;
+			}
+			if (rt->dry_run) {
+				rt->dose_would++;
+				cli_progress_clear(&rt->progress);
+				printf("%s %s %s 'dose report'\n", rt->day, series, uid);
+				continue;
+			}
+			r = transfer(rt, study, series, uid, "dose report", uid, &done);
+			if (r < 0)
+				return r;
+			if (done)
+				rt->dose_fetched++;
+			else
+				rt->dose_failed++;
+		}
+	}
 	return 0;
 }
 
@@ -405,26 +560,25 @@ static int do_study(struct retrieve *rt, const char *study)
 	const struct dcm_qr_key series_keys[] = {
 		{DCM_TAG(0x0020, 0x000D), study},
 		{DCM_TAG(0x0020, 0x000E), ""},
-		{DCM_TAG(0x0008, 0x0060), rt->filter.modality},
+		/* any: SR series too, for the dose report; the modality
+		 * asked for is then checked here (retrieve_series_wanted) */
+		{DCM_TAG(0x0008, 0x0060), ""},
 		{DCM_TAG(0x0008, 0x103E), ""},
 		{DCM_TAG(0x0020, 0x1209), ""},
 		{DCM_TAG(0x0008, 0x1090), ""},   /* only with --model */
 	};
-	struct dcm_qr_result res;
 	char what[160], *err = NULL;
+	bool cardiac = false;   /* a series of the study is in table series */
+	bool failed;
 	int r;
 
 	rt->nseries = 0;
-	if ((r = scu_ensure(rt)) < 0)
-		return r;
-	r = dcm_scu_find(rt->scu, DCM_QR_SERIES, series_keys,
-	                 rt->filter.models.n ? 6 : 5, on_series, rt, &res, &err);
-	if (r == -ENOMEM)
-		return r;
+	rt->nsr_series = 0;
 	snprintf(what, sizeof what, "c-find of the series of study '%s'", study);
-	r = find_judge(rt, r, what, &res, err);
-	free(err);
-	if (r < 0) {
+	if ((r = find(rt, DCM_QR_SERIES, series_keys, rt->filter.models.n ? 6 : 5,
+	              on_series, what, &failed)) < 0)
+		return r;
+	if (failed) {
 		rt->failed++;
 		return 0;
 	}
@@ -437,11 +591,13 @@ static int do_study(struct retrieve *rt, const char *study)
 			{DCM_TAG(0x0020, 0x0013), ""},
 			{DCM_TAG(0x0008, 0x1090), ""},   /* only with --model */
 		};
-		bool known = false;
+		bool known = false, recorded = false;
 
 		if (rt->cli->store &&
-		    (r = store_series_known(rt->cli->store, s->series_uid, &known,
-		                            &err)) < 0) {
+		    ((r = store_series_known(rt->cli->store, s->series_uid, &known,
+		                             &err)) < 0 ||
+		     (known && (r = store_series_recorded(rt->cli->store,
+		                    s->series_uid, &recorded, &err)) < 0))) {
 			say(rt, "%s", err ? err : strerror(-r));
 			free(err);
 			return r;
@@ -449,19 +605,16 @@ static int do_study(struct retrieve *rt, const char *study)
 		if (known) {
 			rt->matched++;
 			rt->skipped++;
+			cardiac = cardiac || recorded;
 			continue;
 		}
 		memset(&rt->pick, 0, sizeof rt->pick);
-		if ((r = scu_ensure(rt)) < 0)
-			return r;
-		r = dcm_scu_find(rt->scu, DCM_QR_IMAGE, image_keys,
-		                 rt->filter.models.n ? 5 : 4, on_image, rt, &res, &err);
 		snprintf(what, sizeof what, "c-find of the instances of series '%s'",
 		         s->series_uid);
-		r = find_judge(rt, r, what, &res, err);
-		free(err);
-		err = NULL;
-		if (r < 0) {
+		if ((r = find(rt, DCM_QR_IMAGE, image_keys, rt->filter.models.n ? 5 : 4,
+		              on_image, what, &failed)) < 0)
+			return r;
+		if (failed) {
 			rt->matched++;
 			rt->failed++;
 			continue;
@@ -477,16 +630,24 @@ static int do_study(struct retrieve *rt, const char *study)
 			continue;
 		}
 		if (rt->dry_run) {
+			/* whether it is cardiac, only its header will say */
 			rt->would++;
+			cardiac = true;
 			cli_progress_clear(&rt->progress);
 			printf("%s %s %s '%s'\n", rt->day, s->series_uid,
 			       rt->pick.sop_instance_uid, s->description);
 			continue;
 		}
-		if ((r = fetch(rt, study, s)) < 0)
+		if ((r = fetch(rt, study, s, &recorded)) < 0)
 			return r;
+		cardiac = cardiac || recorded;
 		progress_draw(rt);
 	}
+	/* The dose report matters to the audit for cardiac studies only:
+	 * asking for every study's would cost an IMAGE C-FIND per SR series of
+	 * every CT study of the range. */
+	if (cardiac && !interrupted && (r = do_doses(rt, study)) < 0)
+		return r;
 	return 0;
 }
 
@@ -499,23 +660,18 @@ static int do_day(struct retrieve *rt, long day)
 		{DCM_TAG(0x0008, 0x1030), ""},
 		{DCM_TAG(0x0008, 0x0061), ""},
 	};
-	struct dcm_qr_result res;
-	char what[64], *err = NULL;
+	char what[64];
+	bool failed;
 	int r;
 
 	retrieve_date_format(day, rt->day);
 	progress_draw(rt);
 	rt->nstudies = 0;
-	if ((r = scu_ensure(rt)) < 0)
-		return r;
-	r = dcm_scu_find(rt->scu, DCM_QR_STUDY, study_keys, 4, on_study, rt,
-	                 &res, &err);
-	if (r == -ENOMEM)
-		return r;
 	snprintf(what, sizeof what, "c-find of the studies of %s", rt->day);
-	r = find_judge(rt, r, what, &res, err);
-	free(err);
-	if (r < 0) {
+	if ((r = find(rt, DCM_QR_STUDY, study_keys, 4, on_study, what,
+	              &failed)) < 0)
+		return r;
+	if (failed) {
 		rt->failed++;
 		return 0;
 	}
@@ -715,14 +871,18 @@ int cmd_retrieve(struct cli *cli, int argc, char **argv)
 		printf("%ld days: %lu studies found, %lu series matched, ",
 		       rt.days, rt.studies_found, rt.matched);
 		if (rt.dry_run)
-			printf("%lu to retrieve (dry run), %lu skipped, %lu failed\n",
-			       rt.would, rt.skipped, rt.failed);
+			printf("%lu to retrieve (dry run), %lu skipped, %lu failed; "
+			       "dose reports: %lu to fetch, %lu skipped, %lu failed\n",
+			       rt.would, rt.skipped, rt.failed, rt.dose_would,
+			       rt.dose_skipped, rt.dose_failed);
 		else
 			printf("%lu retrieved (%lu recorded, %lu not cardiac), "
+			       "%lu skipped, %lu failed; dose reports: %lu fetched, "
 			       "%lu skipped, %lu failed\n", rt.retrieved, rt.recorded,
-			       rt.not_cardiac, rt.skipped, rt.failed);
+			       rt.not_cardiac, rt.skipped, rt.failed, rt.dose_fetched,
+			       rt.dose_skipped, rt.dose_failed);
 	}
-	status = r < 0 || rt.failed ? 1 : 0;
+	status = r < 0 || rt.failed || rt.dose_failed ? 1 : 0;
 	if (fflush(stdout) != 0 && status == 0) {
 		fprintf(stderr, "hraudit: cannot write output: %s\n", strerror(errno));
 		status = 1;
@@ -736,6 +896,8 @@ out:
 	free(rt.filter.models.patterns);
 	free(rt.studies);
 	free(rt.series);
+	free(rt.sr_series);
+	free(rt.doses);
 	free(rt.got_err);
 	raw_release(&rt.scratch);
 	return status;

@@ -1455,13 +1455,16 @@ struct dcm_scu {
 	DIC_US next_id;              /* message ID of the next request         */
 };
 
-/* What a C-GET may bring back: the CT image classes, and the secondary
- * captures some CT series are made of (PS3.4 B.5). */
+/* What a C-GET may bring back: the CT image classes, the secondary
+ * captures some CT series are made of, and the study's X-Ray Radiation
+ * Dose SR (PS3.4 B.5). */
 static const char *const scu_storage_classes[] = {
 	UID_CTImageStorage,
 	UID_EnhancedCTImageStorage,
 	UID_LegacyConvertedEnhancedCTImageStorage,
 	UID_SecondaryCaptureImageStorage,
+	UID_XRayRadiationDoseSRStorage,          /* the study's dose report */
+	UID_EnhancedXRayRadiationDoseSRStorage,
 };
 
 /* Transfer syntaxes we take a retrieved object in (not const: the

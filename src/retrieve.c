@@ -194,6 +194,17 @@ bool retrieve_series_wanted(const struct retrieve_filter *f,
 	return !model[0] || matches(&f->models, model);
 }
 
+bool retrieve_series_may_hold_dose(const char *modality)
+{
+	return strcasecmp(modality, "SR") == 0;
+}
+
+bool retrieve_dose_class(const char *sop_class_uid)
+{
+	return strcmp(sop_class_uid, "1.2.840.10008.5.1.4.1.1.88.67") == 0 ||
+	       strcmp(sop_class_uid, "1.2.840.10008.5.1.4.1.1.88.76") == 0;
+}
+
 void retrieve_pick_offer(struct retrieve_pick *p, const char *sop_instance_uid,
                          const char *instance_number, const char *model)
 {

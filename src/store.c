@@ -1027,6 +1027,36 @@ fail:
 	return errno_of(rc);
 }
 
+/* *found: the first of the n statements sql[] that the schema can
+ * prepare returns a row for ?1 = key; none preparable: false, when
+ * missing_ok (an older read-only schema), else an error. */
+static int exists_row(struct store *s, const char *const *sql, size_t n,
+                      bool missing_ok, const char *key, bool *found,
+                      char **errmsg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_ERROR;
+
+	*found = false;
+	for (size_t i = 0; i < n && rc != SQLITE_OK; i++)
+		rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
+	if (rc != SQLITE_OK && missing_ok)
+		return 0;
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	*found = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return 0;
+fail:
+	errmsg_set(errmsg, "cannot read database: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return errno_of(rc);
+}
+
 int store_series_known(struct store *s, const char *series_uid, bool *known,
                        char **errmsg)
 {
@@ -1037,25 +1067,29 @@ int store_series_known(struct store *s, const char *series_uid, bool *known,
 		"SELECT 1 FROM retrieved WHERE series_uid = ?1",
 		"SELECT 1 FROM series WHERE series_uid = ?1",
 	};
-	sqlite3_stmt *st = NULL;
-	int rc = SQLITE_ERROR;
 
-	*known = false;
-	for (size_t i = 0; i < 2 && rc != SQLITE_OK; i++)
-		rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_text(st, 1, series_uid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto fail;
-	*known = rc == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return 0;
-fail:
-	errmsg_set(errmsg, "cannot read database: %s", sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
-	return errno_of(rc);
+	return exists_row(s, sql, 2, false, series_uid, known, errmsg);
+}
+
+int store_series_recorded(struct store *s, const char *series_uid,
+                          bool *recorded, char **errmsg)
+{
+	static const char *const sql[] = {
+		"SELECT 1 FROM series WHERE series_uid = ?1",
+	};
+
+	return exists_row(s, sql, 1, false, series_uid, recorded, errmsg);
+}
+
+int store_dose_known(struct store *s, const char *sop_instance_uid,
+                     bool *known, char **errmsg)
+{
+	/* table dose_report is new in schema 5 */
+	static const char *const sql[] = {
+		"SELECT 1 FROM dose_report WHERE sop_instance_uid = ?1",
+	};
+
+	return exists_row(s, sql, 1, true, sop_instance_uid, known, errmsg);
 }
 
 int store_note_retrieved(struct store *s, const struct store_retrieved *r,

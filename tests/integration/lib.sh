@@ -57,6 +57,37 @@ build_study() {
 	done
 }
 
+# ---- the test study's CT Radiation Dose SR --------------------------------
+
+# dose_dumps OUTDIR
+#   Copies the test study's dumps (study.dump, series-[a-d].dump) into
+#   OUTDIR with what links them to the events of tests/data/study-dose.sr:
+#   series A carries the UID of event 2, series B the acquisition time of
+#   event 3 (see that file's header).
+dose_dumps() {
+	local data=${root:?}/tests/data out=$1
+	mkdir -p "$out" &&
+		cp "$data/study.dump" "$data"/series-[a-d].dump "$out/" || return 1
+	printf '(0008,3010) UI [%s]\n' 1.2.826.0.1.3680043.10.1234.8.3.2 >>"$out/series-a.dump"
+	printf '(0008,002a) DT [20240312094011.000000]\n' >>"$out/series-b.dump"
+}
+
+# dose_sr_build OUT.dcm [SED_ARGS...]
+#   Builds tests/data/study-dose.sr (through tests/data/sr2dump.awk and
+#   dump2dcm) into OUT.dcm, its dump (OUT.dump) first edited by sed with
+#   SED_ARGS when given (e.g. -e 's/.../.../' to change its study).
+#   Returns non-zero, with a message on stderr, if anything fails.
+dose_sr_build() {
+	local out=$1 dump=${1%.dcm}.dump
+	shift
+	awk -f "${root:?}/tests/data/sr2dump.awk" "$root/tests/data/study-dose.sr" |
+		sed "${@:-}" >"$dump" &&
+		dump2dcm -q +te "$dump" "$out" || {
+		echo "dose_sr_build: cannot build '$out' from tests/data/study-dose.sr" >&2
+		return 1
+	}
+}
+
 # ---- network -------------------------------------------------------------
 
 # free_port: prints a TCP port nobody listens on at 127.0.0.1.  The kernel

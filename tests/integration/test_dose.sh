@@ -15,7 +15,8 @@
 # 1590 mGy.cm; otherwise that part says it skipped.
 #
 # Defines test_dose_sr; uses run.sh's err, start, sql, expect_sql,
-# storescu_send, check_no_canaries and lib.sh's build_study.
+# storescu_send, check_no_canaries and lib.sh's build_study, dose_dumps
+# and dose_sr_build.
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # root, T, TEST_DIR, HRAUDIT, DAEMON_* are set by run.sh
 
@@ -28,16 +29,12 @@ DOSE_REAL_SR=$root/../shared/data/CT-RDSR-Siemens_Flash-QA-DS.dcm
 # and, without its Study Instance UID, DIR/sr-bad.dcm.
 dose_build() {
 	local dir=$1
-	mkdir -p "$dir/data" || return 1
-	cp "$root"/tests/data/study.dump "$root"/tests/data/series-[a-d].dump "$dir/data/" || return 1
-	printf '(0008,3010) UI [%s]\n' "$DOSE_UID.8.3.2" >>"$dir/data/series-a.dump"
-	printf '(0008,002a) DT [20240312094011.000000]\n' >>"$dir/data/series-b.dump"
+	dose_dumps "$dir/data" || return 1
 	build_study "$dir/data" "$dir/study" 2>"$dir/build.err" || {
 		err "cannot build the study: $(head -c 300 "$dir/build.err")"
 		return 1
 	}
-	awk -f "$root/tests/data/sr2dump.awk" "$root/tests/data/study-dose.sr" >"$dir/sr.dump" &&
-		dump2dcm -q +te "$dir/sr.dump" "$dir/sr.dcm" &&
+	dose_sr_build "$dir/sr.dcm" 2>"$dir/build.err" &&
 		grep -v '^(0020,000d)' "$dir/sr.dump" |
 		sed 's/\.8\.1\.1\]/.8.1.9]/' >"$dir/sr-bad.dump" &&
 		dump2dcm -q +te "$dir/sr-bad.dump" "$dir/sr-bad.dcm" || {

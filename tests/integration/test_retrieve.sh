@@ -2,22 +2,28 @@
 # the PACS, loaded over C-STORE (storescu) with studies on several dates,
 # cardiac and not, built from the tests/data dumps with their dates and
 # UIDs changed; one instance per series fetched by C-GET into the database,
-# or by C-MOVE to a running hrauditd; a second run fetches nothing; the
+# or by C-MOVE to a running hrauditd, and the CT Radiation Dose SR of a
+# study with cardiac series (tests/data/study-dose.sr, its DLP then in
+# `hraudit summary`); a second run fetches nothing; the
 # errors (unreachable PACS, refused association, silent PACS, unknown move
 # destination, bad arguments) end with one line and status 1 (2 for usage).
 #
 # Sourced by run.sh, whose helpers (err, start, sql, expect_sql,
 # check_no_canaries) and variables (T, TEST_DIR, HRAUDIT, root) these
-# functions use, with lib.sh's orthanc_start, free_port and daemon_start;
+# functions use, with lib.sh's orthanc_start, free_port, daemon_start,
+# dose_dumps and dose_sr_build;
 # defines functions only.
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # root, T, HRAUDIT, ... are set by run.sh
 
-# The PACS's studies: NAME:DATE:SERIES.  The range asked for is
-# RETRIEVE_FROM..RETRIEVE_TO: s1 and s2 are in it, s3 is not.
-RETRIEVE_STUDIES=(s1:20240311:ad s2:20240313:bcd s3:20240320:a)
+# The PACS's studies: NAME:DATE:SERIES[:dose].  The range asked for is
+# RETRIEVE_FROM..RETRIEVE_TO: s1 and s2 are in it, s3 is not.  s4 (a "dose"
+# study: the dumps of lib.sh's dose_dumps, and its dose SR) is alone on
+# RETRIEVE_DOSE_DAY, out of every other range.
+RETRIEVE_STUDIES=(s1:20240311:ad s2:20240313:bcd s3:20240320:a s4:20240402:abcd:dose)
 RETRIEVE_FROM=20240310
 RETRIEVE_TO=20240315
+RETRIEVE_DOSE_DAY=20240402
 # What a run over the range must give: the cardiac series of s1 and s2 (A,
 # B, C; D is not cardiac), "series_uid|instances|instances_sampled|
 # source_instance_number", and table retrieved, "series_uid|pacs_instances|
@@ -34,24 +40,34 @@ $RETRIEVE_UID.2.4.2|2|0|1"
 
 # retrieve_build_studies OUT: OUT/NAME/series-X/NNNN.dcm for every study,
 # each with its own study, series and instance UIDs, date and accession
-# number (build_study of lib.sh on rewritten dumps).
+# number (build_study of lib.sh on rewritten dumps); a dose study's SR as
+# OUT/NAME/sr/sr.dcm, its study, date and accession number rewritten alike.
 retrieve_build_studies() {
-	local out=$1 s name date series k=0 x
+	local out=$1 s name date series kind k=0 x src study
 	for s in "${RETRIEVE_STUDIES[@]}"; do
 		k=$((k + 1))
-		IFS=: read -r name date series <<<"$s"
+		IFS=: read -r name date series kind <<<"$s"
+		src=$root/tests/data
+		if [ "$kind" = dose ]; then
+			src=$out/$name.src
+			dose_dumps "$src" || return 1
+		fi
+		study=(-e "s/\(1234\.1\.\)1\]/\1$k]/"
+			-e "s/^(0008,0020) DA \[[0-9]*\]/(0008,0020) DA [$date]/"
+			-e "s/\[0012345678\]/[00123456${k}0]/")
 		mkdir -p "$out/$name.dumps" || return 1
-		sed -e "s/\(1234\.1\.\)1\]/\1$k]/" \
-			-e "s/^(0008,0020) DA \[[0-9]*\]/(0008,0020) DA [$date]/" \
-			-e "s/\[0012345678\]/[00123456${k}0]/" \
-			"$root/tests/data/study.dump" >"$out/$name.dumps/study.dump" || return 1
+		sed "${study[@]}" "$src/study.dump" >"$out/$name.dumps/study.dump" || return 1
 		for x in $(echo "$series" | grep -o .); do
 			sed -e "s/\(1234\.[24]\.[0-9]*\)\]/\1.$k]/" \
 				-e "s/1234\.3\./1234.3.$k./" \
-				"$root/tests/data/series-$x.dump" >"$out/$name.dumps/series-$x.dump" ||
+				"$src/series-$x.dump" >"$out/$name.dumps/series-$x.dump" ||
 				return 1
 		done
 		build_study "$out/$name.dumps" "$out/$name" || return 1
+		if [ "$kind" = dose ]; then
+			mkdir -p "$out/$name/sr" &&
+				dose_sr_build "$out/$name/sr/sr.dcm" "${study[@]}" || return 1
+		fi
 	done
 }
 
@@ -117,6 +133,45 @@ retrieve_summary_is() {
 	[ "$got" = "$2" ] || err "$1: summary '$got', expected '$2' (stderr: $(head -c 300 "$TEST_DIR/$1.err"))"
 }
 
+# retrieve_dose_runs DB NAME ARGS...: `hraudit --db DB retrieve ARGS` over
+# RETRIEVE_DOSE_DAY twice (outputs NAME-1, NAME-2): the first fetches s4's
+# series and its dose SR, whose rows and DLP (`hraudit summary`, the
+# numbers of test_dose.sh) must then be in DB; the second fetches nothing.
+retrieve_dose_runs() {
+	local db=$1 name=$2 uid=$RETRIEVE_UID.8.1.1 before out
+	shift 2
+	retrieve_run "$name-1" --db "$db" retrieve "$@" \
+		--from "$RETRIEVE_DOSE_DAY" --to "$RETRIEVE_DOSE_DAY"
+	[ "$RC" -eq 0 ] || err "$name-1 exited $RC: $(head -c 300 "$TEST_DIR/$name-1.err")"
+	retrieve_summary_is "$name-1" "1 days: 1 studies found, 4 series matched, 4 retrieved (3 recorded, 1 not cardiac), 0 skipped, 0 failed; dose reports: 1 fetched, 0 skipped, 0 failed"
+	expect_sql "$db" "SELECT sop_instance_uid || '|' || study_uid || '|' ||
+		accession_number || '|' || total_dlp_mgycm || '|' || events FROM dose_report" \
+		"$uid|$RETRIEVE_UID.1.4|0012345640|614.3|4" "$name: the dose_report row"
+	expect_sql "$db" "SELECT group_concat(event_number || ' ' || dlp_mgycm, ';')
+		FROM (SELECT * FROM dose_event WHERE sop_instance_uid = '$uid'
+		ORDER BY event_number)" "1 6.1;2 215.3;3 38.2;4 354.7" "$name: the dose_event rows"
+	expect_sql "$db" "SELECT group_concat(series_uid || '|' || event_number || '|' || link, ' ')
+		FROM (SELECT * FROM dose_link ORDER BY series_uid)" \
+		"$RETRIEVE_UID.2.1.4|2|event-uid $RETRIEVE_UID.2.2.4|3|time+protocol $RETRIEVE_UID.2.3.4|4|protocol" \
+		"$name: dose_link"
+	"$HRAUDIT" --db "$db" summary --from 2024-04-02 --to 2024-04-02 --format csv \
+		>"$TEST_DIR/$name.csv" 2>"$TEST_DIR/$name-summary.err" ||
+		err "$name: hraudit summary failed: $(head -c 300 "$TEST_DIR/$name-summary.err")"
+	out=$(cut -d, -f1,2,3,8,9 "$TEST_DIR/$name.csv" | tr -d '\r' | tr '\n' ';')
+	[ "$out" = "scanner,scan_type,exams,median_ctdivol_mgy,median_dlp_mgycm;NAEOTOM Alpha,flash,1,2.7,38.2;SOMATOM Force,seq_diastolic,1,18.6,215.3;" ] ||
+		err "$name: summary: got '$out'"
+	[ "$(cat "$TEST_DIR/$name-summary.err")" = "DLP from: dose SR (2 exams), none (0)" ] ||
+		err "$name: summary's source line: '$(head -c 300 "$TEST_DIR/$name-summary.err")'"
+
+	before=$(sql "$db" "SELECT * FROM dose_report ORDER BY 1; SELECT * FROM series ORDER BY 1")
+	retrieve_run "$name-2" --db "$db" retrieve "$@" \
+		--from "$RETRIEVE_DOSE_DAY" --to "$RETRIEVE_DOSE_DAY"
+	[ "$RC" -eq 0 ] || err "$name-2 exited $RC: $(head -c 300 "$TEST_DIR/$name-2.err")"
+	retrieve_summary_is "$name-2" "1 days: 1 studies found, 4 series matched, 0 retrieved (0 recorded, 0 not cardiac), 4 skipped, 0 failed; dose reports: 0 fetched, 1 skipped, 0 failed"
+	[ "$before" = "$(sql "$db" "SELECT * FROM dose_report ORDER BY 1; SELECT * FROM series ORDER BY 1")" ] ||
+		err "$name: the second run changed the database"
+}
+
 retrieve_get_body() {
 	local db=$TEST_DIR/get.db pacs before after
 	retrieve_pacs_start '{"retriever": ["RETRIEVER", "127.0.0.1", 104]}' || return
@@ -126,13 +181,13 @@ retrieve_get_body() {
 	retrieve_run dry --db "$db" retrieve --pacs "$pacs" --aet RETRIEVER \
 		--from "$RETRIEVE_FROM" --to "$RETRIEVE_TO" --dry-run
 	[ "$RC" -eq 0 ] || err "dry run exited $RC: $(head -c 300 "$TEST_DIR/dry.err")"
-	retrieve_summary_is dry "6 days: 2 studies found, 5 series matched, 5 to retrieve (dry run), 0 skipped, 0 failed"
+	retrieve_summary_is dry "6 days: 2 studies found, 5 series matched, 5 to retrieve (dry run), 0 skipped, 0 failed; dose reports: 0 to fetch, 0 skipped, 0 failed"
 	[ ! -e "$db" ] || err "the dry run created the database"
 
 	retrieve_run get1 --db "$db" retrieve --pacs "$pacs" --aet RETRIEVER \
 		--from "$RETRIEVE_FROM" --to "$RETRIEVE_TO"
 	[ "$RC" -eq 0 ] || err "retrieve exited $RC: $(head -c 300 "$TEST_DIR/get1.err")"
-	retrieve_summary_is get1 "6 days: 2 studies found, 5 series matched, 5 retrieved (3 recorded, 2 not cardiac), 0 skipped, 0 failed"
+	retrieve_summary_is get1 "6 days: 2 studies found, 5 series matched, 5 retrieved (3 recorded, 2 not cardiac), 0 skipped, 0 failed; dose reports: 0 fetched, 0 skipped, 0 failed"
 	retrieve_check_db "$db" c-get ORTHANC
 
 	# Again: everything is known, nothing is fetched, nothing changes.
@@ -140,7 +195,7 @@ retrieve_get_body() {
 	retrieve_run get2 --db "$db" retrieve --pacs "$pacs" --aet RETRIEVER \
 		--from "$RETRIEVE_FROM" --to "$RETRIEVE_TO"
 	[ "$RC" -eq 0 ] || err "second retrieve exited $RC: $(head -c 300 "$TEST_DIR/get2.err")"
-	retrieve_summary_is get2 "6 days: 2 studies found, 5 series matched, 0 retrieved (0 recorded, 0 not cardiac), 5 skipped, 0 failed"
+	retrieve_summary_is get2 "6 days: 2 studies found, 5 series matched, 0 retrieved (0 recorded, 0 not cardiac), 5 skipped, 0 failed; dose reports: 0 fetched, 0 skipped, 0 failed"
 	after=$(sql "$db" "SELECT * FROM series ORDER BY 1; SELECT * FROM retrieved ORDER BY 1")
 	[ "$before" = "$after" ] || err "the second run changed the database"
 
@@ -148,15 +203,24 @@ retrieve_get_body() {
 	before=$(sha256sum "$db")
 	retrieve_run dry2 --db "$db" retrieve --pacs "$pacs" --aet RETRIEVER \
 		--from "$RETRIEVE_FROM" --to "$RETRIEVE_TO" --dry-run
-	retrieve_summary_is dry2 "6 days: 2 studies found, 5 series matched, 0 to retrieve (dry run), 5 skipped, 0 failed"
+	retrieve_summary_is dry2 "6 days: 2 studies found, 5 series matched, 0 to retrieve (dry run), 5 skipped, 0 failed; dose reports: 0 to fetch, 0 skipped, 0 failed"
 	[ "$(sha256sum "$db")" = "$before" ] || err "the second dry run changed the database file"
+
+	# The dose SR of a cardiac study: listed by a dry run, then fetched once.
+	retrieve_run dose-dry --db "$TEST_DIR/dose.db" retrieve --pacs "$pacs" \
+		--aet RETRIEVER --from "$RETRIEVE_DOSE_DAY" --to "$RETRIEVE_DOSE_DAY" --dry-run
+	[ "$RC" -eq 0 ] || err "dose dry run exited $RC: $(head -c 300 "$TEST_DIR/dose-dry.err")"
+	retrieve_summary_is dose-dry "1 days: 1 studies found, 4 series matched, 4 to retrieve (dry run), 0 skipped, 0 failed; dose reports: 1 to fetch, 0 skipped, 0 failed"
+	grep -qxF "$RETRIEVE_DOSE_DAY $RETRIEVE_UID.8.2.1 $RETRIEVE_UID.8.1.1 'dose report'" \
+		"$TEST_DIR/dose-dry.out" || err "the dose dry run does not list the dose report"
+	retrieve_dose_runs "$TEST_DIR/dose.db" dose --pacs "$pacs" --aet RETRIEVER
 
 	# Filters: series descriptions (globs, any case), over s3's day too.
 	retrieve_run filter --db "$TEST_DIR/filter.db" retrieve --pacs "$pacs" \
 		--aet RETRIEVER --from 20240301 --to 20240331 \
 		--series-description 'ds_coradseq*' --series-description 'NOTHING*'
 	[ "$RC" -eq 0 ] || err "filtered retrieve exited $RC: $(head -c 300 "$TEST_DIR/filter.err")"
-	retrieve_summary_is filter "31 days: 3 studies found, 2 series matched, 2 retrieved (2 recorded, 0 not cardiac), 0 skipped, 0 failed"
+	retrieve_summary_is filter "31 days: 3 studies found, 2 series matched, 2 retrieved (2 recorded, 0 not cardiac), 0 skipped, 0 failed; dose reports: 0 fetched, 0 skipped, 0 failed"
 	expect_sql "$TEST_DIR/filter.db" "SELECT group_concat(series_uid, ' ') FROM
 		(SELECT series_uid FROM series ORDER BY 1)" \
 		"$RETRIEVE_UID.2.1.1 $RETRIEVE_UID.2.1.3" "series of the filtered run"
@@ -193,7 +257,7 @@ retrieve_move_body() {
 	retrieve_run move1 --db "$DAEMON_DB" retrieve --pacs "$pacs" \
 		--from "$RETRIEVE_FROM" --to "$RETRIEVE_TO" --move-to HRAUDIT
 	[ "$RC" -eq 0 ] || err "retrieve --move-to exited $RC: $(head -c 300 "$TEST_DIR/move1.err")"
-	retrieve_summary_is move1 "6 days: 2 studies found, 5 series matched, 5 retrieved (3 recorded, 2 not cardiac), 0 skipped, 0 failed"
+	retrieve_summary_is move1 "6 days: 2 studies found, 5 series matched, 5 retrieved (3 recorded, 2 not cardiac), 0 skipped, 0 failed; dose reports: 0 fetched, 0 skipped, 0 failed"
 	retrieve_check_db "$DAEMON_DB" c-move ORTHANC
 	check_no_canaries "$DAEMON_LOG"
 
@@ -201,9 +265,13 @@ retrieve_move_body() {
 	retrieve_run move2 --db "$DAEMON_DB" retrieve --pacs "$pacs" \
 		--from "$RETRIEVE_FROM" --to "$RETRIEVE_TO" --move-to HRAUDIT
 	[ "$RC" -eq 0 ] || err "second retrieve --move-to exited $RC: $(head -c 300 "$TEST_DIR/move2.err")"
-	retrieve_summary_is move2 "6 days: 2 studies found, 5 series matched, 0 retrieved (0 recorded, 0 not cardiac), 5 skipped, 0 failed"
+	retrieve_summary_is move2 "6 days: 2 studies found, 5 series matched, 0 retrieved (0 recorded, 0 not cardiac), 5 skipped, 0 failed; dose reports: 0 fetched, 0 skipped, 0 failed"
 	[ "$before" = "$(sql "$DAEMON_DB" "SELECT * FROM series ORDER BY 1; SELECT * FROM retrieved ORDER BY 1")" ] ||
 		err "the second run changed the database"
+
+	# The dose SR of a cardiac study, moved to the daemon too.
+	retrieve_dose_runs "$DAEMON_DB" dose --pacs "$pacs" --move-to HRAUDIT
+	check_no_canaries "$DAEMON_LOG"
 }
 
 # C-MOVE to a running hrauditd, which records into its database; hraudit,

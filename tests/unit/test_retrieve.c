@@ -209,6 +209,25 @@ static void test_retrieve__descriptions_and_models_match_globs_in_any_case(void 
 	assert_true(retrieve_series_wanted(&f, "CT", "DS_CorAdSeq", ""));
 }
 
+static void test_retrieve__dose_reports_are_sought_in_sr_series_of_the_dose_classes(void **state)
+{
+	(void)state;
+	assert_true(retrieve_series_may_hold_dose("SR"));
+	assert_true(retrieve_series_may_hold_dose("sr"));
+	assert_false(retrieve_series_may_hold_dose("CT"));
+	assert_false(retrieve_series_may_hold_dose(""));
+	assert_false(retrieve_series_may_hold_dose("SRX"));
+	assert_true(retrieve_dose_class("1.2.840.10008.5.1.4.1.1.88.67"));
+	assert_true(retrieve_dose_class("1.2.840.10008.5.1.4.1.1.88.76"));
+	/* Comprehensive SR, Enhanced SR, a prefix, CT Image Storage. */
+	assert_false(retrieve_dose_class("1.2.840.10008.5.1.4.1.1.88.33"));
+	assert_false(retrieve_dose_class("1.2.840.10008.5.1.4.1.1.88.22"));
+	assert_false(retrieve_dose_class("1.2.840.10008.5.1.4.1.1.88.6"));
+	assert_false(retrieve_dose_class("1.2.840.10008.5.1.4.1.1.88.670"));
+	assert_false(retrieve_dose_class("1.2.840.10008.5.1.4.1.1.2"));
+	assert_false(retrieve_dose_class(""));
+}
+
 static void test_retrieve__the_lowest_instance_number_stands_for_the_series(void **state)
 {
 	struct retrieve_pick p;
@@ -250,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_retrieve__empty_filters_let_everything_through),
 		cmocka_unit_test(test_retrieve__modality_filters_studies_and_series),
 		cmocka_unit_test(test_retrieve__descriptions_and_models_match_globs_in_any_case),
+		cmocka_unit_test(test_retrieve__dose_reports_are_sought_in_sr_series_of_the_dose_classes),
 		cmocka_unit_test(test_retrieve__the_lowest_instance_number_stands_for_the_series),
 	};
 

@@ -1319,6 +1319,32 @@ static void test_store__records_a_dose_report_once(void **state)
 	                    "pitch IS NULL AND scanning_length_mm IS NULL"), "4");
 }
 
+static void test_store__says_which_series_and_dose_reports_retrieve_has(void **state)
+{
+	struct fixture *f = *state;
+	struct rdsr_event ev[4];
+	struct rdsr_report r;
+	struct instance_info in;
+	bool yes = true;
+
+	open_rw(f);
+	assert_int_equal(store_series_recorded(f->s, SERIES_UID, &yes, &f->err), 0);
+	assert_false(yes);
+	assert_int_equal(store_dose_known(f->s, DOSE_SOP, &yes, &f->err), 0);
+	assert_false(yes);
+	info_series_a(&in, 1);
+	assert_int_equal(record(f, &in, true, T1), STORE_NEW_SERIES);
+	dose_report_init(&r, ev);
+	assert_int_equal(record_dose(f, &r, true), STORE_DOSE_REPORT);
+	assert_int_equal(store_series_recorded(f->s, SERIES_UID, &yes, &f->err), 0);
+	assert_true(yes);
+	assert_int_equal(store_dose_known(f->s, DOSE_SOP, &yes, &f->err), 0);
+	assert_true(yes);
+	/* the series' UID is no dose report's */
+	assert_int_equal(store_dose_known(f->s, SERIES_UID, &yes, &f->err), 0);
+	assert_false(yes);
+}
+
 static void test_store__links_series_to_events_whatever_the_order(void **state)
 {
 	struct fixture *f = *state;
@@ -1468,6 +1494,7 @@ int main(void)
 		T(test_store__a_reader_does_not_block_the_writer),
 		T(test_store__recorded_text_is_in_the_database_file),
 		T(test_store__records_a_dose_report_once),
+		T(test_store__says_which_series_and_dose_reports_retrieve_has),
 		T(test_store__links_series_to_events_whatever_the_order),
 		T(test_store__widens_the_acquisition_span_over_instances),
 		T(test_store__ignores_a_dose_report_of_another_region_of_an_unknown_study),
