@@ -111,8 +111,7 @@ struct store {
 	sqlite3_stmt *upsert_raw;
 	sqlite3_stmt *winner;
 	sqlite3_stmt *upsert_series;  /* row from this instance's material   */
-	sqlite3_stmt *bump_series;    /* counts only                         */
-	sqlite3_stmt *widen_acq;      /* acquisition_start/end over instances */
+	sqlite3_stmt *bump_series;    /* counts, widens the acquisition span */
 	/* Transaction control, prepared once: sqlite3_exec() would compile
 	 * each of them again for every instance. */
 	sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *undo;
@@ -250,6 +249,17 @@ static int check_readonly(sqlite3 *db, char **errmsg)
 /* Parameters: ?1 series_uid, ?2.. the derived columns, then received,
  * calling_aet.  Every derived column is overwritten: the row shows the
  * material of one instance (the winner, see store_record). */
+/*
+ * The SET terms that widen a series' acquisition span to take in the time
+ * T (an SQL expression; NULL leaves the span as it is): every instance
+ * counted, whichever statement counts it.
+ */
+#define WIDEN_ACQUISITION(T) \
+	"acquisition_start = CASE WHEN " T " IS NOT NULL AND (acquisition_start " \
+	"IS NULL OR " T " < acquisition_start) THEN " T " ELSE acquisition_start " \
+	"END, acquisition_end = CASE WHEN " T " IS NOT NULL AND (acquisition_end " \
+	"IS NULL OR " T " > acquisition_end) THEN " T " ELSE acquisition_end END"
+
 static char *upsert_sql(void)
 {
 	char *sql = NULL;
@@ -261,13 +271,15 @@ static char *upsert_sql(void)
 	fputs("INSERT INTO series (series_uid", f);
 	for (size_t i = 0; i < NDERIVED; i++)
 		fprintf(f, ", %s", derived[i].name);
-	fputs(", instances, first_received, last_received, calling_aet) VALUES (?1", f);
+	fputs(", instances, first_received, last_received, calling_aet, "
+	      "acquisition_start, acquisition_end) VALUES (?1", f);
 	for (size_t i = 0; i < NDERIVED; i++)
 		fprintf(f, ", ?%zu", i + 2);
-	fprintf(f, ", 1, ?%zu, ?%zu, ?%zu) ON CONFLICT (series_uid) DO UPDATE SET "
-	        "instances = instances + 1, last_received = "
-	        "max(last_received, excluded.last_received)",
-	        NDERIVED + 2, NDERIVED + 2, NDERIVED + 3);
+	fprintf(f, ", 1, ?%zu, ?%zu, ?%zu, ?%zu, ?%zu) ON CONFLICT (series_uid) "
+	        "DO UPDATE SET instances = instances + 1, last_received = "
+	        "max(last_received, excluded.last_received), "
+	        WIDEN_ACQUISITION("excluded.acquisition_start"),
+	        NDERIVED + 2, NDERIVED + 2, NDERIVED + 3, NDERIVED + 4, NDERIVED + 4);
 	for (size_t i = 0; i < NDERIVED; i++)
 		fprintf(f, ", %s = excluded.%s", derived[i].name, derived[i].name);
 	if (fclose(f) != 0) {
@@ -377,14 +389,9 @@ int store_open(const char *path, const struct store_options *opt,
 		                  "first_instance_number, raw_hash LIMIT 1", &s->winner)) ||
 		    (rc = prepare(s, upsert, &s->upsert_series)) ||
 		    (rc = prepare(s, "UPDATE series SET instances = instances + 1, "
-		                  "last_received = max(last_received, ?2) "
-		                  "WHERE series_uid = ?1", &s->bump_series)) ||
-		    (rc = prepare(s, "UPDATE series SET acquisition_start = CASE WHEN "
-		                  "acquisition_start IS NULL OR ?2 < acquisition_start "
-		                  "THEN ?2 ELSE acquisition_start END, acquisition_end = "
-		                  "CASE WHEN acquisition_end IS NULL OR ?2 > acquisition_end "
-		                  "THEN ?2 ELSE acquisition_end END WHERE series_uid = ?1",
-		                  &s->widen_acq)) ||
+		                  "last_received = max(last_received, ?2), "
+		                  WIDEN_ACQUISITION("?3") " WHERE series_uid = ?1",
+		                  &s->bump_series)) ||
 		    (rc = prepare(s, "BEGIN IMMEDIATE", &s->begin)) ||
 		    (rc = prepare(s, "COMMIT", &s->commit)) ||
 		    (rc = prepare(s, "ROLLBACK", &s->rollback)) ||
@@ -426,7 +433,6 @@ void store_close(struct store *s)
 	sqlite3_finalize(s->winner);
 	sqlite3_finalize(s->upsert_series);
 	sqlite3_finalize(s->bump_series);
-	sqlite3_finalize(s->widen_acq);
 	sqlite3_finalize(s->begin);
 	sqlite3_finalize(s->commit);
 	sqlite3_finalize(s->rollback);
@@ -547,27 +553,20 @@ static int record_one(struct store *s, struct store_item *it)
 		bind_derived(s->upsert_series, 2, &shown);
 		bind_text(s->upsert_series, (int)NDERIVED + 2, it->received_utc);
 		bind_text(s->upsert_series, (int)NDERIVED + 3, it->calling_aet);
+		bind_text(s->upsert_series, (int)NDERIVED + 4,
+		          info->acquisition_datetime);
 		rc = sqlite3_step(s->upsert_series);
 		sqlite3_reset(s->upsert_series);
 		sqlite3_clear_bindings(s->upsert_series);
 	} else {
 		sqlite3_bind_text(s->bump_series, 1, info->series_uid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s->bump_series, 2, it->received_utc, -1, SQLITE_STATIC);
+		bind_text(s->bump_series, 3, info->acquisition_datetime);
 		rc = sqlite3_step(s->bump_series);
 		sqlite3_reset(s->bump_series);
 	}
 	if (rc != SQLITE_DONE)
 		return rc;
-	/* the series' acquisition span, over every instance counted */
-	if (info->acquisition_datetime[0]) {
-		sqlite3_bind_text(s->widen_acq, 1, info->series_uid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->widen_acq, 2, info->acquisition_datetime, -1,
-		                  SQLITE_STATIC);
-		rc = sqlite3_step(s->widen_acq);
-		sqlite3_reset(s->widen_acq);
-		if (rc != SQLITE_DONE)
-			return rc;
-	}
 	it->outcome = existed ? STORE_ADDED : STORE_NEW_SERIES;
 	return SQLITE_OK;
 }
